@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vmhint/wire.h - wire format v1 of the virtio-hint device: what the guest
+ * driver puts in a request, what the host writes back, the config space and
+ * the feature bits. See vmhint-wire(7).
+ *
+ * All fields are little-endian and the structs are packed. Everything the
+ * guest writes is hostile input: vmhint_wire_handle() checks every field
+ * before it touches guest RAM.
+ *
+ * A request is one virtqueue element: a driver-readable part holding
+ * struct vmhint_wire_req followed by nr_ranges struct vmhint_wire_range, and
+ * a device-writable part holding struct vmhint_wire_resp.
+ */
+#ifndef VMHINT_WIRE_H
+#define VMHINT_WIRE_H
+
+#include <vmhint/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Virtio device ID of virtio-hint. The virtio specification (1.3 and the
+ * drafts after it) allocates IDs up to the low 40s; 63 is the last ID the
+ * modern PCI transport can express (PCI device ID 0x1040 + 63 = 0x107f)
+ * and is unallocated. Kept here only: the QEMU patch and the guest driver
+ * both take it from this header.
+ */
+#define VMHINT_VIRTIO_ID 63
+
+/* Device feature bits (virtio device-specific range 0..23). */
+#define VMHINT_F_LAZY 0          /* host acknowledges before dropping      */
+#define VMHINT_F_STABLE_HINTS 1  /* driver sends STABLE before reusing a page */
+
+#define VMHINT_WIRE_VERSION 1
+#define VMHINT_WIRE_MAX_RANGES_DEFAULT 256u
+#define VMHINT_WIRE_MAX_RANGES_LIMIT 1024u /* IOV_MAX: one process_madvise call */
+
+/* Config space (device-readable by the driver). */
+struct vmhint_wire_config {
+	uint32_t version;     /* VMHINT_WIRE_VERSION */
+	uint32_t page_size;   /* preferred hint granularity: the largest backing page size */
+	uint32_t max_ranges;  /* ranges per request the device accepts */
+	uint32_t reserved;
+} __attribute__((packed));
+
+struct vmhint_wire_req {
+	uint16_t op;          /* enum vmhint_op */
+	uint16_t flags;       /* must be 0 in v1 */
+	uint32_t nr_ranges;   /* 1 .. config.max_ranges */
+} __attribute__((packed));
+
+struct vmhint_wire_range {
+	uint64_t gpa;         /* guest-physical, 4 KiB aligned */
+	uint64_t len;         /* bytes, non-zero multiple of 4 KiB */
+} __attribute__((packed));
+
+struct vmhint_wire_resp {
+	uint32_t status;      /* enum vmhint_wire_status */
+	uint32_t nr_done;     /* ranges applied; 0 when the request was rejected */
+} __attribute__((packed));
+
+/* Result of one request; every value but OK has a counter in vmhint_stats. */
+enum vmhint_wire_status {
+	VMHINT_WIRE_OK = 0,
+	VMHINT_WIRE_ERR_SHORT = 1,       /* buffer shorter than the header */
+	VMHINT_WIRE_ERR_LENGTH = 2,      /* buffer length != header + nr_ranges ranges */
+	VMHINT_WIRE_ERR_OP = 3,          /* unknown op */
+	VMHINT_WIRE_ERR_FLAGS = 4,       /* unknown flags */
+	VMHINT_WIRE_ERR_NO_RANGES = 5,   /* nr_ranges == 0 */
+	VMHINT_WIRE_ERR_TOO_MANY = 6,    /* nr_ranges > max_ranges */
+	VMHINT_WIRE_ERR_ALIGN = 7,       /* gpa or len not 4 KiB aligned */
+	VMHINT_WIRE_ERR_ZERO_LEN = 8,    /* a range of length 0 */
+	VMHINT_WIRE_ERR_OVERFLOW = 9,    /* gpa + len wraps around */
+	VMHINT_WIRE_ERR_OUTSIDE = 10,    /* not (wholly) in guest RAM */
+	VMHINT_WIRE_ERR_CROSS = 11,      /* spans two regions */
+	VMHINT_WIRE_ERR_IO = 12,         /* the host kernel refused a drop */
+	VMHINT_WIRE_NR_STATUS
+};
+
+/**
+ * vmhint_wire_get_config() - fill the config space the device exposes,
+ * from the context's regions and options (little-endian).
+ *
+ * Return: 0 or -EINVAL.
+ */
+VMHINT_EXPORT int vmhint_wire_get_config(struct vmhint_ctx *ctx, struct vmhint_wire_config *cfg);
+
+/**
+ * vmhint_wire_handle() - parse and apply one request exactly as the guest
+ * wrote it.
+ * @buf, @len: the driver-readable part of the element, copied out of guest
+ *             memory by the device (the library never reads it twice)
+ * @resp:      receives the little-endian response for the guest; may be NULL
+ *
+ * Return: enum vmhint_wire_status (>= 0); the status is also in @resp.
+ */
+VMHINT_EXPORT int vmhint_wire_handle(struct vmhint_ctx *ctx, const void *buf, size_t len,
+				     struct vmhint_wire_resp *resp);
+
+/**
+ * vmhint_wire_status_name() - "ok", "short", "length", ... for a status.
+ */
+VMHINT_EXPORT const char *vmhint_wire_status_name(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMHINT_WIRE_H */
