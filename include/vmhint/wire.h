@@ -59,7 +59,7 @@ struct vmhint_wire_range {
 
 struct vmhint_wire_resp {
 	uint32_t status;      /* enum vmhint_wire_status */
-	uint32_t nr_done;     /* ranges applied; 0 when the request was rejected */
+	uint32_t nr_done;     /* ranges applied: nr_ranges on OK, else 0 */
 } __attribute__((packed));
 
 /* Result of one request; every value but OK has a counter in vmhint_stats. */
