@@ -94,8 +94,11 @@ class Vm:
             return
         self.sock.settimeout(30)
         self.f = self.sock.makefile('rw')
-        json.loads(self.f.readline())              # greeting
-        self.cmd('qmp_capabilities')
+        try:
+            json.loads(self.f.readline())          # greeting
+            self.cmd('qmp_capabilities')
+        except (OSError, ValueError):              # QEMU exited meanwhile
+            self.sock = None
 
     def cmd(self, name, **args):
         msg = {'execute': name}
