@@ -59,6 +59,12 @@ static void hint_parts(struct huge_guest *g, const uint64_t *parts, size_t n)
 	free(r);
 }
 
+/* KiB of huge pages this mapping holds: a witness no other process moves. */
+static uint64_t mapped_huge_kb(const struct huge_guest *g)
+{
+	return smaps_kb(g->m.hva, "Shared_Hugetlb:") + smaps_kb(g->m.hva, "Private_Hugetlb:");
+}
+
 static uint64_t *shuffled_parts(uint64_t seed)
 {
 	uint64_t *v = malloc(PARTS * sizeof(*v));
@@ -109,6 +115,7 @@ static void accumulate_case(enum tmem_kind kind, int method)
 	for (int req = 0; req < 3; req++) {
 		hint_parts(&g, parts + req * 128, 128);
 		ck_assert_uint_eq(huge_pool_free(), free0);
+		ck_assert_uint_eq(mapped_huge_kb(&g), 4096);
 		st = stats_of(g.ctx);
 		ck_assert_uint_eq(st.huge_pages_partial, 1);
 		ck_assert_uint_eq(st.huge_pages_completed, 0);
@@ -121,6 +128,7 @@ static void accumulate_case(enum tmem_kind kind, int method)
 
 	hint_parts(&g, parts + 3 * 128, 128);
 	ck_assert_uint_eq(huge_pool_free(), free0 + 1);
+	ck_assert_uint_eq(mapped_huge_kb(&g), 2048);
 	if (g.m.fd >= 0)
 		ck_assert_uint_eq(fd_bytes_allocated(g.m.fd), HUGE_2M);
 	st = stats_of(g.ctx);
@@ -166,6 +174,7 @@ static void no_promise_case(enum tmem_kind kind)
 	pattern_fill(g.m.hva, HUGE_2M / 2, 55); /* reuse after completion */
 	hint_parts(&g, parts + PARTS / 2, PARTS / 2);
 	ck_assert_uint_eq(huge_pool_free(), free0);
+	ck_assert_uint_eq(mapped_huge_kb(&g), 4096);
 	ck_assert_int_eq(pattern_first_bad(g.m.hva, HUGE_2M / 2, 55), -1);
 	ck_assert_int_eq(pattern_bad_in(g.m.hva, HUGE_2M / 2, 3 * HUGE_2M / 2, SEED), -1);
 	st = stats_of(g.ctx);
@@ -178,6 +187,7 @@ static void no_promise_case(enum tmem_kind kind)
 	shuffle_u64(parts, PARTS, &(uint64_t){ 3 });
 	hint_parts(&g, parts, PARTS);
 	ck_assert_uint_eq(huge_pool_free(), free0 + 1);
+	ck_assert_uint_eq(mapped_huge_kb(&g), 2048);
 	ck_assert_uint_eq(stats_of(g.ctx).huge_pages_completed, 1);
 	ck_assert(range_is_zero(g.m.hva, HUGE_2M));
 	ck_assert_int_eq(pattern_bad_in(g.m.hva, HUGE_2M, HUGE_2M, SEED), -1);
