@@ -500,6 +500,65 @@ START_TEST(inhibit_keeps_everything)
 }
 END_TEST
 
+/*
+ * PENDING pages when the inhibit begins (VFIO is about to pin guest RAM):
+ * whatever the library does with them, nothing may be dropped once
+ * vmhint_discard_inhibit() has returned, flush or not.
+ */
+START_TEST(inhibit_with_pending_pages)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(0);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+	uint64_t pinned_bytes;
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 8 * PAGE), 0);
+	ck_assert_int_eq(vmhint_discard_inhibit(ctx, true), 1);
+	pinned_bytes = fd_bytes_allocated(m.fd);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA + MiB, 8 * PAGE), 0);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), pinned_bytes);
+	ck_assert_int_eq(pattern_bad_in(m.hva, MiB, 8 * PAGE, SEED), -1);
+	ck_assert_int_eq(vmhint_discard_inhibit(ctx, false), 0);
+	/* released: the pages still PENDING (if any) may go now */
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - 8 * PAGE);
+	ck_assert_int_eq(pattern_bad_in(m.hva, 8 * PAGE, m.len - 8 * PAGE, SEED), -1);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
+/*
+ * The guest driver goes away (reset, reboot into a driver without STABLE
+ * hints): flags drop GUEST_STABLE_HINTS. Remembered UNUSED/PENDING states
+ * must not outlive that: the new guest may write those pages without a
+ * STABLE hint, and no later flush may drop them.
+ */
+START_TEST(clearing_stable_hints_forgets_states)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(0);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 16 * PAGE), 0);
+	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_PENDING);
+	ck_assert_int_eq(vmhint_ctx_set_flags(ctx, 0), 0);
+	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_STABLE);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	/* the new guest reuses the pages at once */
+	pattern_fill(m.hva, 16 * PAGE, 31);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_int_ge(vmhint_ctx_set_mode(ctx, VMHINT_MODE_SYNC), 0);
+	ck_assert_int_eq(pattern_first_bad(m.hva, 16 * PAGE, 31), -1);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len);
+	vmhint_ctx_free(ctx);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len);
+	ck_assert_int_eq(pattern_first_bad(m.hva, 16 * PAGE, 31), -1);
+	tmem_unmap(&m);
+}
+END_TEST
+
 START_TEST(populate_on_stable)
 {
 	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC,
@@ -669,6 +728,8 @@ static Suite *discard_suite(void)
 	tc = tcase_create("policy");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, inhibit_keeps_everything);
+	tcase_add_test(tc, inhibit_with_pending_pages);
+	tcase_add_test(tc, clearing_stable_hints_forgets_states);
 	tcase_add_test(tc, populate_on_stable);
 	tcase_add_test(tc, kernel_refusal_reported);
 	suite_add_tcase(s, tc);

@@ -288,6 +288,49 @@ START_TEST(lazy_completed_page_waits_for_flush)
 }
 END_TEST
 
+/*
+ * Partial huge pages remembered under STABLE hints must be forgotten when
+ * the guest driver loses that feature: the next guest reuses the parts
+ * without a word, and the one part it hints later must not complete the
+ * page.
+ */
+START_TEST(clearing_stable_hints_forgets_partials)
+{
+	struct huge_guest g;
+	uint64_t free0;
+
+	huge_boot(&g, TMEM_HUGE_MEMFD, VMHINT_MODE_SYNC, VMHINT_CTX_GUEST_STABLE_HINTS);
+	free0 = huge_pool_free();
+	ck_assert_int_ge(vmhint_hint(g.ctx, VMHINT_OP_UNUSED, RAM_GPA, HUGE_2M - PAGE), 0);
+	ck_assert_uint_eq(stats_of(g.ctx).huge_pages_partial, 1);
+	ck_assert_int_eq(vmhint_ctx_set_flags(g.ctx, 0), 0);
+	ck_assert_uint_eq(stats_of(g.ctx).huge_pages_partial, 0);
+	pattern_fill(g.m.hva, HUGE_2M - PAGE, 44);
+	ck_assert_int_ge(vmhint_hint(g.ctx, VMHINT_OP_UNUSED, RAM_GPA + HUGE_2M - PAGE, PAGE), 0);
+	ck_assert_uint_eq(huge_pool_free(), free0);
+	ck_assert_uint_eq(mapped_huge_kb(&g), 4096);
+	ck_assert_int_eq(pattern_first_bad(g.m.hva, HUGE_2M - PAGE, 44), -1);
+	huge_halt(&g);
+}
+END_TEST
+
+/* Lazy without STABLE hints cannot defer a shared huge page: sync drop. */
+START_TEST(lazy_without_promise_drops_now)
+{
+	struct huge_guest g;
+	uint64_t free0;
+
+	huge_boot(&g, TMEM_HUGE_MEMFD, VMHINT_MODE_LAZY, 0);
+	free0 = huge_pool_free();
+	ck_assert_int_ge(vmhint_hint(g.ctx, VMHINT_OP_UNUSED, RAM_GPA + HUGE_2M, HUGE_2M), 0);
+	ck_assert_uint_eq(huge_pool_free(), free0 + 1);
+	ck_assert_uint_gt(stats_of(g.ctx).lazy_fallbacks, 0);
+	ck_assert_uint_eq(stats_of(g.ctx).pending_bytes, 0);
+	ck_assert_int_eq(pattern_first_bad(g.m.hva, HUGE_2M, SEED), -1);
+	huge_halt(&g);
+}
+END_TEST
+
 START_TEST(inhibit_keeps_huge_pages)
 {
 	struct huge_guest g;
@@ -324,6 +367,8 @@ static Suite *hugetlb_suite(void)
 	tcase_add_test(tc, whole_pages_drop_at_once);
 	tcase_add_test(tc, lazy_completed_page_waits_for_flush);
 	tcase_add_test(tc, inhibit_keeps_huge_pages);
+	tcase_add_test(tc, clearing_stable_hints_forgets_partials);
+	tcase_add_test(tc, lazy_without_promise_drops_now);
 	suite_add_tcase(s, tc);
 	return s;
 }
