@@ -409,6 +409,48 @@ START_TEST(misaligned_huge_region_rejected)
 }
 END_TEST
 
+/*
+ * 512 ranges are not 512 parts: a request naming one part twice (and one
+ * overlapping pair) covers 511 distinct parts and must not complete the
+ * huge page, with or without STABLE hints.
+ */
+static void duplicates_case(uint32_t flags)
+{
+	struct huge_guest g;
+	uint64_t *parts = shuffled_parts(11), free0;
+
+	huge_boot(&g, TMEM_HUGE_MEMFD, VMHINT_MODE_SYNC, flags);
+	free0 = huge_pool_free();
+	parts[0] = parts[1]; /* part parts[0] is missing, parts[1] named twice */
+	hint_parts(&g, parts, PARTS);
+	ck_assert_uint_eq(huge_pool_free(), free0);
+	ck_assert_uint_eq(mapped_huge_kb(&g), 4096);
+	ck_assert_uint_eq(stats_of(g.ctx).huge_pages_completed, 0);
+
+	/* overlapping ranges covering parts 0..510 only */
+	ck_assert_int_ge(vmhint_hint_ranges(g.ctx, VMHINT_OP_UNUSED, (struct vmhint_range[]){
+		{ RAM_GPA + HUGE_2M, HUGE_2M / 2 },
+		{ RAM_GPA + HUGE_2M + PAGE, HUGE_2M / 2 },
+		{ RAM_GPA + HUGE_2M + HUGE_2M / 2 - PAGE, HUGE_2M / 2 - PAGE },
+	}, 3), 0);
+	ck_assert_uint_eq(huge_pool_free(), free0);
+	ck_assert_uint_eq(mapped_huge_kb(&g), 4096);
+	free(parts);
+	huge_halt(&g);
+}
+
+START_TEST(duplicate_parts_do_not_complete)
+{
+	duplicates_case(0);
+}
+END_TEST
+
+START_TEST(duplicate_parts_do_not_complete_stable_hints)
+{
+	duplicates_case(VMHINT_CTX_GUEST_STABLE_HINTS);
+}
+END_TEST
+
 START_TEST(inhibit_keeps_huge_pages)
 {
 	struct huge_guest g;
@@ -448,6 +490,8 @@ static Suite *hugetlb_suite(void)
 	tcase_add_test(tc, inhibit_keeps_huge_pages);
 	tcase_add_test(tc, clearing_stable_hints_forgets_partials);
 	tcase_add_test(tc, lazy_without_promise_drops_now);
+	tcase_add_test(tc, duplicate_parts_do_not_complete);
+	tcase_add_test(tc, duplicate_parts_do_not_complete_stable_hints);
 	tcase_add_test(tc, shared_pending_huge_page_cancelled);
 	tcase_add_test(tc, private_pending_huge_page_cancelled);
 	suite_add_tcase(s, tc);
