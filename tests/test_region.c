@@ -241,6 +241,34 @@ START_TEST(bad_region_rejected)
 }
 END_TEST
 
+/*
+ * QEMU madvise()s guest RAM (MADV_HUGEPAGE, MADV_DONTDUMP, MADV_MERGEABLE)
+ * in pieces, which splits it into several VMAs of one kind: still one
+ * region, and drops across the VMA boundary still work.
+ */
+START_TEST(split_vmas_one_kind)
+{
+	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
+	struct tmem m = tmem_map(TMEM_ANON, 8 * MiB);
+	struct vmhint_region_info info = { .size = sizeof(info) };
+
+	pattern_fill(m.hva, m.len, 5);
+	ck_assert_int_eq(madvise(m.hva + 2 * MiB, 2 * MiB, MADV_DONTDUMP), 0);
+	ck_assert_int_eq(madvise(m.hva + 6 * MiB, 2 * MiB, MADV_HUGEPAGE), 0);
+	ck_assert_int_eq(tmem_register(ctx, &m, 0, NULL), 0);
+	ck_assert_int_eq(vmhint_region_get_info(ctx, 0, &info), 0);
+	ck_assert_int_eq(info.backing, VMHINT_BACKING_ANON);
+	ck_assert_uint_eq(info.page_size, PAGE);
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, 2 * MiB - PAGE, 2 * PAGE), 0);
+	ck_assert_uint_eq(resident_pages(m.hva, m.len), m.len / PAGE - 2);
+	ck_assert(range_is_zero(m.hva + 2 * MiB - PAGE, 2 * PAGE));
+	ck_assert_int_eq(pattern_bad_in(m.hva, 0, 2 * MiB - PAGE, 5), -1);
+	ck_assert_int_eq(pattern_bad_in(m.hva, 2 * MiB + PAGE, 6 * MiB - PAGE, 5), -1);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
 /* Anonymous memory directly followed by a memfd mapping: two kinds. */
 START_TEST(mixed_kinds_rejected)
 {
@@ -447,6 +475,7 @@ static Suite *region_suite(void)
 	tcase_add_test(tc, overlap_rejected);
 	tcase_add_test(tc, bad_region_rejected);
 	tcase_add_test(tc, mixed_kinds_rejected);
+	tcase_add_test(tc, split_vmas_one_kind);
 	tcase_add_test(tc, remove_region);
 	tcase_add_test(tc, fd_is_duplicated);
 	tcase_add_test(tc, fd_offset_honoured);
