@@ -598,6 +598,8 @@ static void print_measure(const struct result *r, enum method m, bool last)
 	       x->verified ? "true" : "false", last ? "" : ",");
 }
 
+static void print_result_goals(const struct result *r);
+
 static void print_result(const struct result *r, bool last)
 {
 	printf("    {\n      \"backing\": \"%s\", \"pattern\": \"%s\",\n",
@@ -613,6 +615,7 @@ static void print_result(const struct result *r, bool last)
 	       "\"engine_vs_baseline_cpu\": %.3f, \"engine_vs_floor_cpu\": %.3f,\n",
 	       speedup(r, M_BASELINE), speedup(r, M_FLOOR), speedup_by(r, M_BASELINE, true),
 	       speedup_by(r, M_FLOOR, true));
+	print_result_goals(r);
 	print_measure(r, M_BASELINE, false);
 	print_measure(r, M_ENGINE, false);
 	print_measure(r, M_FLOOR, true);
@@ -621,44 +624,89 @@ static void print_result(const struct result *r, bool last)
 
 /* ---- goals ---------------------------------------------------------------- */
 
+enum goal { G_ANON_4K_3X, G_2M_095X, G_FLOOR_125, NR_GOALS };
+
+static const struct {
+	const char *name;   /* key in the JSON */
+	enum method vs;
+	double min_speedup; /* engine speed / other method's speed */
+} goal_def[NR_GOALS] = {
+	[G_ANON_4K_3X] = { "anon_4k_patterns_engine_ge_3x_baseline", M_BASELINE, 3.0 },
+	[G_2M_095X] = { "reports_2m_engine_ge_0.95x_baseline_every_backing", M_BASELINE, 0.95 },
+	/* "within 1.25x of the floor": engine time <= 1.25 x floor time */
+	[G_FLOOR_125] = { "contiguous_engine_within_1.25x_floor", M_FLOOR, 1 / 1.25 },
+};
+
+static bool goal_applies(const struct result *r, enum goal g)
+{
+	switch (g) {
+	case G_ANON_4K_3X:
+		return r->backing == B_ANON &&
+		       (r->pattern == P_4K_SCATTERED || r->pattern == P_4K_RUNS16);
+	case G_2M_095X:
+		return r->pattern == P_2M && r->m[M_BASELINE].done;
+	case G_FLOOR_125:
+		return r->s->contiguous;
+	default:
+		return false;
+	}
+}
+
+/* Met only by an engine that really dropped what it should; judged by
+ * wall clock (the goal as stated) or by CPU time (steadier on a busy host). */
+static bool goal_met(const struct result *r, enum goal g, bool cpu)
+{
+	return r->m[M_ENGINE].verified &&
+	       speedup_by(r, goal_def[g].vs, cpu) >= goal_def[g].min_speedup;
+}
+
+static void print_result_goals(const struct result *r)
+{
+	for (int cpu = 0; cpu < 2; cpu++) {
+		const char *sep = "";
+
+		printf("      \"%s\": {", cpu ? "goals_cpu_time" : "goals");
+		for (int g = 0; g < NR_GOALS; g++)
+			if (goal_applies(r, g)) {
+				printf("%s\"%s\": %s", sep, goal_def[g].name,
+				       goal_met(r, g, cpu) ? "true" : "false");
+				sep = ", ";
+			}
+		printf("},\n");
+	}
+}
+
 struct goals {
-	bool anon_4k_3x, reports_2m_095x, contiguous_125_floor, all_verified;
-	int checked[3];
+	bool met[2][NR_GOALS], all_verified;
+	int checked[NR_GOALS];
 };
 
 static void judge(const struct result *r, struct goals *g)
 {
-	bool ok = r->m[M_ENGINE].verified;
-
 	g->all_verified &= r->m[M_ENGINE].verified &&
 			   (!r->m[M_BASELINE].done || r->m[M_BASELINE].verified) &&
 			   r->m[M_FLOOR].verified;
-	if (r->backing == B_ANON && (r->pattern == P_4K_SCATTERED || r->pattern == P_4K_RUNS16)) {
-		g->anon_4k_3x &= ok && speedup(r, M_BASELINE) >= 3.0;
-		g->checked[0]++;
-	}
-	if (r->pattern == P_2M && r->m[M_BASELINE].done) {
-		g->reports_2m_095x &= ok && speedup(r, M_BASELINE) >= 0.95;
-		g->checked[1]++;
-	}
-	/* "within 1.25x of the floor": engine time <= 1.25 x floor time */
-	if (r->s->contiguous) {
-		g->contiguous_125_floor &= ok && speedup(r, M_FLOOR) >= 1 / 1.25;
-		g->checked[2]++;
-	}
+	for (int i = 0; i < NR_GOALS; i++)
+		if (goal_applies(r, i)) {
+			g->met[0][i] &= goal_met(r, i, false);
+			g->met[1][i] &= goal_met(r, i, true);
+			g->checked[i]++;
+		}
 }
 
 static void print_goals(const struct goals *g)
 {
-	printf("  \"goals\": {\n");
-	printf("    \"anon_4k_patterns_engine_ge_3x_baseline\": %s,\n",
-	       g->checked[0] && g->anon_4k_3x ? "true" : "false");
-	printf("    \"reports_2m_engine_ge_0.95x_baseline_every_backing\": %s,\n",
-	       g->checked[1] && g->reports_2m_095x ? "true" : "false");
-	printf("    \"contiguous_engine_within_1.25x_floor\": %s,\n",
-	       g->checked[2] && g->contiguous_125_floor ? "true" : "false");
-	printf("    \"every_run_dropped_what_it_should\": %s\n", g->all_verified ? "true" : "false");
-	printf("  }\n");
+	for (int cpu = 0; cpu < 2; cpu++) {
+		printf("  \"%s\": {\n", cpu ? "goals_cpu_time" : "goals");
+		for (int i = 0; i < NR_GOALS; i++)
+			printf("    \"%s\": %s%s\n", goal_def[i].name,
+			       !g->checked[i] ? "null" : g->met[cpu][i] ? "true" : "false",
+			       cpu && i == NR_GOALS - 1 ? "" : ",");
+		if (!cpu)
+			printf("    \"every_run_dropped_what_it_should\": %s\n",
+			       g->all_verified ? "true" : "false");
+		printf("  }%s\n", cpu ? "" : ",");
+	}
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -760,7 +808,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 int main(int argc, char **argv)
 {
 	struct result res[NR_BACKINGS * NR_PATTERNS];
-	struct goals g = { true, true, true, true, { 0 } };
+	struct goals g = { { { true, true, true }, { true, true, true } }, true, { 0 } };
 	char skipped[NR_BACKINGS][256] = { { 0 } };
 	struct utsname u;
 	struct opts o;
