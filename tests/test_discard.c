@@ -437,9 +437,7 @@ END_TEST
 /*
  * context.h: "flush by itself once this many bytes are PENDING". Exactly
  * lazy_max_pending bytes pending is "this many".
- *
- * LIBRARY BUG, minor (reported to the lead): hint_apply() flushes only
- * when pending_bytes > lazy_max_pending, so exactly 16 pages stay pending.
+ * (Before 5c1b187 the flush waited for more than that.)
  */
 START_TEST(auto_flush_at_exactly_max_pending)
 {

@@ -336,12 +336,10 @@ END_TEST
  * page is no longer all unused: the flush must leave it alone, the part
  * keeps what the guest wrote, and the kernel is asked nothing odd.
  *
- * LIBRARY BUG (reported to the lead), both tests fail: the STABLE hint
- * clears the pending bit of the one part only, so the flush hands the 511
- * still-pending parts to the discard engine as sub-huge-page runs. Shared:
- * fallocate punches 2 MiB - 4 KiB of a hugetlbfs file (frees nothing,
- * zeroes the parts, counts 2093056 bytes dropped). Private: MADV_DONTNEED
- * on a partial huge page fails, vmhint_flush() returns -EINVAL.
+ * Regression: before 5c1b187 the STABLE hint cleared the pending bit of
+ * the one part only and the flush handed 511 parts to the discard engine
+ * as sub-huge-page runs (shared: a 2 MiB - 4 KiB punch that freed nothing
+ * but counted as dropped; private: MADV_DONTNEED failed with -EINVAL).
  */
 static void pending_cancel_case(enum tmem_kind kind)
 {
