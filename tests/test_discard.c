@@ -9,8 +9,10 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -115,10 +117,9 @@ START_TEST(anon_stable_hints_state)
 	ck_assert_uint_eq(info.unused_bytes, NR_SCATTERED * PAGE);
 
 	/*
-	 * Hinting UNUSED again changes no state. vmhint/hint.h: "Return: the
-	 * number of bytes whose state changed". KNOWN LIBRARY BUG (reported to
-	 * the lead): hint_apply() returns the bytes hinted, not the bytes whose
-	 * state changed, so this assertion fails (32768 instead of 0).
+	 * Hinting UNUSED again changes no state, so it returns 0 (vmhint/hint.h:
+	 * "the number of bytes whose state changed") and drops nothing again.
+	 * (Failed before 357a897, which returned the bytes hinted.)
 	 */
 	ck_assert_int_eq(vmhint_hint_ranges(ctx, VMHINT_OP_UNUSED, r, NR_SCATTERED), 0);
 	ck_assert_uint_eq(stats_of(ctx).bytes_dropped_total, NR_SCATTERED * PAGE);
@@ -433,6 +434,24 @@ START_TEST(auto_flush_at_max_pending)
 }
 END_TEST
 
+/*
+ * context.h: "flush by itself once this many bytes are PENDING". Exactly
+ * lazy_max_pending bytes pending is "this many".
+ * (Before 5c1b187 the flush waited for more than that.)
+ */
+START_TEST(auto_flush_at_exactly_max_pending)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(16 * PAGE);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 16 * PAGE), 0);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - 16 * PAGE);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
 /* Leaving lazy mode, freeing the context, removing the region: all flush. */
 START_TEST(pending_dropped_on_mode_free_remove)
 {
@@ -495,6 +514,65 @@ START_TEST(inhibit_keeps_everything)
 	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - NR_SCATTERED * PAGE);
 	assert_neighbours_intact(&m);
 	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
+/*
+ * PENDING pages when the inhibit begins (VFIO is about to pin guest RAM):
+ * whatever the library does with them, nothing may be dropped once
+ * vmhint_discard_inhibit() has returned, flush or not.
+ */
+START_TEST(inhibit_with_pending_pages)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(0);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+	uint64_t pinned_bytes;
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 8 * PAGE), 0);
+	ck_assert_int_eq(vmhint_discard_inhibit(ctx, true), 1);
+	pinned_bytes = fd_bytes_allocated(m.fd);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA + MiB, 8 * PAGE), 0);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), pinned_bytes);
+	ck_assert_int_eq(pattern_bad_in(m.hva, MiB, 8 * PAGE, SEED), -1);
+	ck_assert_int_eq(vmhint_discard_inhibit(ctx, false), 0);
+	/* released: the pages still PENDING (if any) may go now */
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - 8 * PAGE);
+	ck_assert_int_eq(pattern_bad_in(m.hva, 8 * PAGE, m.len - 8 * PAGE, SEED), -1);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
+/*
+ * The guest driver goes away (reset, reboot into a driver without STABLE
+ * hints): flags drop GUEST_STABLE_HINTS. Remembered UNUSED/PENDING states
+ * must not outlive that: the new guest may write those pages without a
+ * STABLE hint, and no later flush may drop them.
+ */
+START_TEST(clearing_stable_hints_forgets_states)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(0);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 16 * PAGE), 0);
+	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_PENDING);
+	ck_assert_int_eq(vmhint_ctx_set_flags(ctx, 0), 0);
+	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_STABLE);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	/* the new guest reuses the pages at once */
+	pattern_fill(m.hva, 16 * PAGE, 31);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_int_ge(vmhint_ctx_set_mode(ctx, VMHINT_MODE_SYNC), 0);
+	ck_assert_int_eq(pattern_first_bad(m.hva, 16 * PAGE, 31), -1);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len);
+	vmhint_ctx_free(ctx);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len);
+	ck_assert_int_eq(pattern_first_bad(m.hva, 16 * PAGE, 31), -1);
 	tmem_unmap(&m);
 }
 END_TEST
@@ -581,6 +659,61 @@ START_TEST(stable_hint_drops_nothing)
 }
 END_TEST
 
+struct log_seen {
+	int count, worst;
+	char last[256];
+};
+
+static void log_collect(void *opaque, int level, const char *msg)
+{
+	struct log_seen *seen = opaque;
+
+	seen->count++;
+	if (!seen->worst || level < seen->worst)
+		seen->worst = level;
+	snprintf(seen->last, sizeof(seen->last), "%s", msg);
+}
+
+/*
+ * The kernel refuses MADV_DONTNEED on mlock()ed memory: the request ends
+ * in ERR_IO, the refusal is counted and logged through the callback (the
+ * library itself never prints), and the memory is intact.
+ */
+START_TEST(kernel_refusal_reported)
+{
+	struct log_seen seen = { 0 };
+	struct vmhint_ctx_opts o = {
+		.size = sizeof(o), .log = log_collect, .log_opaque = &seen,
+		.log_level = VMHINT_LOG_WARNING,
+	};
+	struct vmhint_range r[NR_SCATTERED];
+	struct vmhint_wire_resp resp;
+	struct vmhint_ctx *ctx;
+	struct vmhint_stats st;
+	struct tmem m;
+
+	ck_assert_int_eq(vmhint_ctx_new(&o, &ctx), 0);
+	m = ram_map(TMEM_ANON, ctx);
+	ck_assert_msg(mlock(m.hva, m.len) == 0, "mlock: %s", strerror(errno));
+	scattered_ranges(r);
+	ck_assert_int_eq(wire_send(ctx, VMHINT_OP_UNUSED, r, NR_SCATTERED, &resp),
+			 VMHINT_WIRE_ERR_IO);
+	ck_assert_uint_eq(le32toh(resp.status), VMHINT_WIRE_ERR_IO);
+	ck_assert_int_eq(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, PAGE), -EIO);
+	st = stats_of(ctx);
+	ck_assert_uint_ge(st.syscall_errors, 2);
+	ck_assert_uint_eq(st.rejected[VMHINT_WIRE_ERR_IO], 2);
+	ck_assert_uint_eq(st.bytes_dropped_total, 0);
+	ck_assert_int_gt(seen.count, 0);
+	ck_assert_int_eq(seen.worst, VMHINT_LOG_WARNING);
+	ck_assert_uint_eq(resident_pages(m.hva, m.len), m.len / PAGE);
+	ck_assert_int_eq(pattern_first_bad(m.hva, m.len, SEED), -1);
+	munlock(m.hva, m.len);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
 static Suite *discard_suite(void)
 {
 	Suite *s = suite_create("discard");
@@ -607,13 +740,17 @@ static Suite *discard_suite(void)
 	tcase_add_test(tc, memfd_lazy_falls_back_to_sync);
 	tcase_add_test(tc, memfd_pending_cancel_flush);
 	tcase_add_test(tc, auto_flush_at_max_pending);
+	tcase_add_test(tc, auto_flush_at_exactly_max_pending);
 	tcase_add_test(tc, pending_dropped_on_mode_free_remove);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("policy");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, inhibit_keeps_everything);
+	tcase_add_test(tc, inhibit_with_pending_pages);
+	tcase_add_test(tc, clearing_stable_hints_forgets_states);
 	tcase_add_test(tc, populate_on_stable);
+	tcase_add_test(tc, kernel_refusal_reported);
 	suite_add_tcase(s, tc);
 	return s;
 }
