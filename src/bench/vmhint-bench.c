@@ -3,7 +3,8 @@
  * vmhint-bench - how fast guest hints turn into dropped frames.
  *
  * Replays hint streams on a populated guest-RAM-like region and compares
- * three ways of dropping the same pages, measured in the same run:
+ * three ways of dropping the same pages, measured in the same run, and the
+ * engine's own cost:
  *
  *   baseline  one discard call per range, as QEMU's balloon handler does
  *             (madvise(MADV_DONTNEED) for anonymous memory, fallocate
