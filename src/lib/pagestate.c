@@ -19,14 +19,24 @@ static inline bool bit_test(const uint64_t *map, uint64_t i)
 	return map[i / BITS] >> (i % BITS) & 1;
 }
 
-static inline void bit_set(uint64_t *map, uint64_t i)
+/*
+ * Walk [first, end) a bitmap word at a time: *mask gets the bits of the
+ * current word that lie in the range. Huge pages are a multiple of 64 small
+ * pages, so one word never straddles two huge pages.
+ */
+static inline uint64_t word_mask(uint64_t i, uint64_t end, uint64_t *mask)
 {
-	map[i / BITS] |= 1ULL << (i % BITS);
+	uint64_t bit = i % BITS, cnt = BITS - bit;
+
+	if (cnt > end - i)
+		cnt = end - i;
+	*mask = (cnt == BITS ? ~0ULL : ((1ULL << cnt) - 1)) << bit;
+	return cnt;
 }
 
-static inline void bit_clear(uint64_t *map, uint64_t i)
+static inline uint64_t popcount(uint64_t w)
 {
-	map[i / BITS] &= ~(1ULL << (i % BITS));
+	return (uint64_t)__builtin_popcountll(w);
 }
 
 int pagestate_init(struct vmhint_pagestate *ps, uint64_t len, uint64_t page_size)
@@ -69,20 +79,17 @@ static void huge_count_changed(struct vmhint_pagestate *ps, uint32_t old, uint32
 	bool was_partial = old > 0 && old < ps->pages_per_huge;
 	bool is_partial = new > 0 && new < ps->pages_per_huge;
 
-	if (was_partial != is_partial) {
-		if (is_partial)
-			ps->nr_partial++;
-		else
-			ps->nr_partial--;
-	}
+	if (was_partial && !is_partial)
+		ps->nr_partial--;
+	else if (!was_partial && is_partial)
+		ps->nr_partial++;
 }
 
-static void huge_add(struct vmhint_pagestate *ps, uint64_t idx, int delta)
+static void huge_add(struct vmhint_pagestate *ps, uint64_t idx, int64_t delta)
 {
-	uint32_t *cnt;
-	uint32_t old;
+	uint32_t *cnt, old;
 
-	if (!ps->huge_unused)
+	if (!ps->huge_unused || !delta)
 		return;
 	cnt = &ps->huge_unused[idx / ps->pages_per_huge];
 	old = *cnt;
@@ -90,38 +97,24 @@ static void huge_add(struct vmhint_pagestate *ps, uint64_t idx, int delta)
 	huge_count_changed(ps, old, *cnt);
 }
 
-/*
- * Whole 64-page words are handled at once where possible: a hint of a 2 MiB
- * block touches 8 words, not 512 bits, and the hint path runs per request.
- */
 uint64_t pagestate_set_unused(struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
 			      bool pending)
 {
-	uint64_t changed = 0, i = first, end = first + n;
+	uint64_t changed = 0, end = first + n, mask;
 
-	while (i < end) {
-		if (i % BITS == 0 && end - i >= BITS && !ps->huge_unused) {
-			uint64_t *w = &ps->unused[i / BITS];
+	for (uint64_t i = first, cnt; i < end; i += cnt) {
+		uint64_t *u = &ps->unused[i / BITS], *p = &ps->pending[i / BITS];
+		uint64_t fresh;
 
-			changed += (uint64_t)__builtin_popcountll(~*w);
-			*w = ~0ULL;
-			if (pending) {
-				ps->nr_pending += (uint64_t)__builtin_popcountll(~ps->pending[i / BITS]);
-				ps->pending[i / BITS] = ~0ULL;
-			}
-			i += BITS;
-			continue;
+		cnt = word_mask(i, end, &mask);
+		fresh = popcount(mask & ~*u);
+		*u |= mask;
+		huge_add(ps, i, (int64_t)fresh);
+		changed += fresh;
+		if (pending) {
+			ps->nr_pending += popcount(mask & ~*p);
+			*p |= mask;
 		}
-		if (!bit_test(ps->unused, i)) {
-			bit_set(ps->unused, i);
-			huge_add(ps, i, 1);
-			changed++;
-		}
-		if (pending && !bit_test(ps->pending, i)) {
-			bit_set(ps->pending, i);
-			ps->nr_pending++;
-		}
-		i++;
 	}
 	ps->nr_unused += changed;
 	return changed;
@@ -130,27 +123,19 @@ uint64_t pagestate_set_unused(struct vmhint_pagestate *ps, uint64_t first, uint6
 uint64_t pagestate_set_stable(struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
 			      uint64_t *cancelled)
 {
-	uint64_t changed = 0, was_pending = 0, i = first, end = first + n;
+	uint64_t changed = 0, was_pending = 0, end = first + n, mask;
 
-	while (i < end) {
-		if (i % BITS == 0 && end - i >= BITS && !ps->huge_unused) {
-			changed += (uint64_t)__builtin_popcountll(ps->unused[i / BITS]);
-			was_pending += (uint64_t)__builtin_popcountll(ps->pending[i / BITS]);
-			ps->unused[i / BITS] = 0;
-			ps->pending[i / BITS] = 0;
-			i += BITS;
-			continue;
-		}
-		if (bit_test(ps->unused, i)) {
-			bit_clear(ps->unused, i);
-			huge_add(ps, i, -1);
-			changed++;
-		}
-		if (bit_test(ps->pending, i)) {
-			bit_clear(ps->pending, i);
-			was_pending++;
-		}
-		i++;
+	for (uint64_t i = first, cnt; i < end; i += cnt) {
+		uint64_t *u = &ps->unused[i / BITS], *p = &ps->pending[i / BITS];
+		uint64_t gone;
+
+		cnt = word_mask(i, end, &mask);
+		gone = popcount(mask & *u);
+		was_pending += popcount(mask & *p);
+		*u &= ~mask;
+		*p &= ~mask;
+		huge_add(ps, i, -(int64_t)gone);
+		changed += gone;
 	}
 	ps->nr_unused -= changed;
 	ps->nr_pending -= was_pending;
@@ -161,11 +146,14 @@ uint64_t pagestate_set_stable(struct vmhint_pagestate *ps, uint64_t first, uint6
 
 void pagestate_clear_pending(struct vmhint_pagestate *ps, uint64_t first, uint64_t n)
 {
-	for (uint64_t i = first; i < first + n; i++) {
-		if (bit_test(ps->pending, i)) {
-			bit_clear(ps->pending, i);
-			ps->nr_pending--;
-		}
+	uint64_t end = first + n, mask;
+
+	for (uint64_t i = first, cnt; i < end; i += cnt) {
+		uint64_t *p = &ps->pending[i / BITS];
+
+		cnt = word_mask(i, end, &mask);
+		ps->nr_pending -= popcount(mask & *p);
+		*p &= ~mask;
 	}
 }
 
