@@ -164,14 +164,26 @@ static void runs_add(struct discard_run *runs, size_t *nr, uint64_t first, uint6
 	runs[(*nr)++].n = n;
 }
 
+/* Is unit @i of the batch present and bound for another node? */
+static bool would_move(const struct move_job *j, uint32_t i, uint64_t gpa, uint64_t unit)
+{
+	int cur = j->b.cur[i], tgt;
+
+	if (cur < 0)
+		return false;
+	tgt = target_of(j->t, cur, gpa / unit);
+	return tgt != NUMA_STAY && tgt != cur;
+}
+
 /*
  * Step 2: drop the present pages of the batch that the guest does not use.
- * @first: the batch's first 4 KiB page in @r. If the kernel refuses a drop,
+ * @gpa: the batch's first page. If the kernel refuses a drop,
  * the pages are moved instead: copying is always safe.
  */
-static void drop_unused(struct move_job *j, struct vmhint_region *r, uint64_t first,
+static void drop_unused(struct move_job *j, struct vmhint_region *r, uint64_t gpa,
 			uint32_t units, uint64_t ppu)
 {
+	uint64_t first = (gpa - r->gpa) / VMHINT_PAGE_SIZE, unit = ppu * VMHINT_PAGE_SIZE;
 	struct vmhint_ctx *ctx = j->ctx;
 	bool trust = ctx_guest_sends_stable(ctx);
 	uint64_t pending = 0;
@@ -185,7 +197,7 @@ static void drop_unused(struct move_job *j, struct vmhint_region *r, uint64_t fi
 	if (!r->state.nr_unused)
 		goto out;
 	for (i = 0; i < units; i++) {
-		if (j->b.cur[i] < 0 ||
+		if (!would_move(j, i, gpa + i * unit, unit) ||
 		    !unit_droppable(&r->state, first + i * ppu, ppu, trust, &pending))
 			continue;
 		j->b.dropped[i] = 1;
@@ -340,7 +352,7 @@ static int move_with_retries(struct move_job *j, uint32_t k, uint64_t gpa, uint6
 static int64_t move_batch(struct move_job *j, uint64_t gpa, uint64_t left)
 {
 	struct vmhint_region *r;
-	uint64_t unit, ppu, first;
+	uint64_t unit, ppu;
 	uint32_t units, i, k;
 	uint8_t *hva;
 	long ret;
@@ -357,7 +369,6 @@ static int64_t move_batch(struct move_job *j, uint64_t gpa, uint64_t left)
 	units = j->batch / ppu ? (uint32_t)(j->batch / ppu) : 1;
 	if (units > left / unit)
 		units = (uint32_t)(left / unit);
-	first = (gpa - r->gpa) / VMHINT_PAGE_SIZE;
 	hva = r->hva + (gpa - r->gpa);
 	for (i = 0; i < units; i++)
 		j->b.addr[i] = hva + i * unit;
@@ -367,7 +378,7 @@ static int64_t move_batch(struct move_job *j, uint64_t gpa, uint64_t left)
 		err = (int)ret;
 		goto out;
 	}
-	drop_unused(j, r, first, units, ppu);
+	drop_unused(j, r, gpa, units, ppu);
 	k = build_moves(j, gpa, units, unit);
 	err = move_with_retries(j, k, gpa, unit);
 out:
