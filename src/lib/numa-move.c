@@ -253,7 +253,9 @@ static uint32_t build_moves(struct move_job *j, uint64_t gpa, uint32_t units,
  * Where did the pages of one move_pages(2) call end up? When the kernel
  * gives up on some pages it returns their number and leaves the status of
  * the rest of that call unwritten, and a written target node is no proof
- * either: ask again. Fills mcur[]; returns 0 or -errno.
+ * either: ask again. A busy page may also have moved after all: the 4 KiB
+ * parts of a transparent huge page report -EBUSY once its head is taken,
+ * and move with it. Fills mcur[]; returns 0 or -errno.
  */
 static int verify_moves(struct move_job *j, uint32_t k, long ret)
 {
@@ -261,7 +263,8 @@ static int verify_moves(struct move_job *j, uint32_t k, long ret)
 	bool need = ret > 0;
 
 	for (i = 0; i < k && !need; i++)
-		need = j->b.mstatus[i] == STATUS_UNSET;
+		need = j->b.mstatus[i] == STATUS_UNSET ||
+		       outcome_of(j->b.mstatus[i]) == VMHINT_NUMA_BUSY;
 	if (!need) {
 		memcpy(j->b.mcur, j->b.mstatus, k * sizeof(int));
 		return 0;
