@@ -14,7 +14,7 @@
 #define NUMA_BATCH_DEFAULT 1024u
 #define NUMA_BATCH_MAX 65536u
 /* Smallest batch the time budget may shrink a batch to. */
-#define NUMA_BATCH_MIN 16u
+#define NUMA_BATCH_MIN 8u
 #define NUMA_RETRIES_DEFAULT 3u
 
 /* Where each page goes: a target per source node. */
