@@ -12,7 +12,7 @@
 
 #include "vmtest.h"
 
-#define LEN (16 * MiB)
+#define LEN (8 * MiB)
 #define NP (LEN / PAGE)
 #define NTHREADS 2
 
