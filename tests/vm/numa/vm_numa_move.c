@@ -29,6 +29,7 @@ static void one_kind(enum vm_kind kind)
 	struct vmhint_numa_result r = { .size = sizeof(r) };
 	struct vm_mem m = vm_map(kind, LEN);
 	struct vmhint_ctx *ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
+	struct vmhint_numa_stats st = { .size = sizeof(st) };
 	uint8_t *outcome = malloc(NP);
 	char what[64];
 
@@ -79,6 +80,18 @@ static void one_kind(enum vm_kind kind)
 	CHECK_EQ(vmhint_numa_move_all(ctx, &o, &r), NP);
 	CHECK_EQ(r.pages[VMHINT_NUMA_ALREADY] + r.pages[VMHINT_NUMA_MOVED], NP);
 	check_on(ctx, &m, 1, "move_all");
+
+	/* The stats call: per-node totals now, and what the moves did. */
+	CHECK_EQ(vmhint_numa_stats_get(ctx, &st), 0);
+	CHECK_EQ(st.residency.pages[1], NP);
+	CHECK_EQ(st.residency.pages[0], 0);
+	CHECK_EQ(st.moves, 5);
+	/* Five calls over 4 * NP + 100 pages; THP makes some "already". */
+	CHECK_EQ(st.pages[VMHINT_NUMA_MOVED] + st.pages[VMHINT_NUMA_ALREADY], 4 * NP + 100);
+	CHECK(st.pages[VMHINT_NUMA_MOVED] >= NP, "moved %llu",
+	      (unsigned long long)st.pages[VMHINT_NUMA_MOVED]);
+	CHECK_EQ(st.bytes_moved, st.pages[VMHINT_NUMA_MOVED] * PAGE);
+	CHECK(st.time_ns > 0, "no time counted");
 	free(outcome);
 	vmhint_ctx_free(ctx);
 	munmap(m.hva, LEN);
