@@ -465,6 +465,10 @@ int numa_move_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 				   p->base + pos / VMHINT_PAGE_SIZE, p->total))
 			err = -ECANCELED;
 	}
+	if (err && err != -ECANCELED)
+		log_warn(ctx, "numa: move of gpa 0x%llx+0x%llx stopped at 0x%llx: %d",
+			 (unsigned long long)gpa, (unsigned long long)len,
+			 (unsigned long long)(gpa + pos), err);
 	buf_free(&j.b);
 	return err;
 }
@@ -534,6 +538,17 @@ int64_t numa_move_finish(struct vmhint_ctx *ctx, int err, struct vmhint_numa_res
 	return (int64_t)(res->pages[VMHINT_NUMA_MOVED] + res->pages[VMHINT_NUMA_ALREADY]);
 }
 
+/* The refusals an operator may not guess from the error code alone. */
+static int log_refusal(struct vmhint_ctx *ctx, int err)
+{
+	if (err == -EPERM)
+		log_warn(ctx, "numa: moving pages shared with other processes (MOVE_ALL) "
+			 "needs CAP_SYS_NICE");
+	else if (err == -ENODEV)
+		log_warn(ctx, "numa: target node without memory or outside our cpuset");
+	return err;
+}
+
 /* Check a range before anything moves; bad input fails the call at once. */
 static int check_range_now(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len)
 {
@@ -570,7 +585,7 @@ VMHINT_API int64_t vmhint_numa_move(struct vmhint_ctx *ctx, uint64_t gpa, uint64
 	if (!err)
 		err = check_range_now(ctx, gpa, len);
 	if (err)
-		return err;
+		return log_refusal(ctx, err);
 	numa_result_init(&res);
 	err = numa_move_range(ctx, gpa, len, opts, &t, &res, &p);
 	return numa_move_finish(ctx, err, &res, &p, result);
@@ -628,7 +643,7 @@ VMHINT_API int64_t vmhint_numa_move_all(struct vmhint_ctx *ctx,
 	if (!err)
 		err = snapshot_spans(ctx, &spans, &nr, &p.total);
 	if (err)
-		return err;
+		return log_refusal(ctx, err);
 	numa_result_init(&res);
 	for (i = 0; i < nr && !err; i++) {
 		err = numa_move_range(ctx, spans[i].gpa, spans[i].len, opts, &t, &res, &p);
