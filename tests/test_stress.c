@@ -154,6 +154,20 @@ static void hinter_request(struct stress *s, uint64_t *rng)
 	atomic_fetch_add(&s->requests, 1);
 }
 
+/*
+ * The spare region comes and goes under the chaos thread: a hint for it
+ * lands before the removal (OK) or after it (OUTSIDE), never in freed
+ * memory (ASan watches).
+ */
+static void spare_request(struct stress *s, uint64_t *rng)
+{
+	struct vmhint_range r = { SPARE_GPA + (rng_next(rng) % 512) * PAGE, PAGE };
+	int status = wire_send(s->ctx, VMHINT_OP_UNUSED, &r, 1, NULL);
+
+	if (status != VMHINT_WIRE_OK && status != VMHINT_WIRE_ERR_OUTSIDE)
+		atomic_fetch_add(&s->bad_status, 1);
+}
+
 static void *hinter_thread(void *arg)
 {
 	struct worker *w = arg;
@@ -162,6 +176,7 @@ static void *hinter_thread(void *arg)
 
 	while (!atomic_load(&s->stop)) {
 		hinter_request(s, &rng);
+		spare_request(s, &rng);
 		/* dirty hinter pages too, so drops have something to free */
 		s->m.hva[(WRITER_PAGES + rng_next(&rng) % (NR_PAGES - WRITER_PAGES)) * PAGE] = 1;
 	}

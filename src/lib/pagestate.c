@@ -204,3 +204,15 @@ bool pagestate_next_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
 	*len = find_clear(bitmap, s, end) - s;
 	return true;
 }
+
+bool pagestate_next_clear_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
+			      uint64_t *start, uint64_t *len)
+{
+	uint64_t s = find_clear(bitmap, from, end);
+
+	if (s >= end)
+		return false;
+	*start = s;
+	*len = find_set(bitmap, s, end) - s;
+	return true;
+}
