@@ -15,6 +15,12 @@
  * dropped and such pages are moved like any other.
  *
  * Node numbers are host node numbers, 0 .. VMHINT_NUMA_MAX_NODES - 1.
+ *
+ * Huge pages move whole. hugetlb ranges must cover whole huge pages
+ * (-EINVAL otherwise). A transparent huge page of anonymous memory moves
+ * as a whole when any of its 4 KiB parts is asked to: a range that cuts
+ * one drags its neighbours along, and parts that a later batch finds
+ * already moved count as VMHINT_NUMA_ALREADY.
  */
 #ifndef VMHINT_NUMA_H
 #define VMHINT_NUMA_H
