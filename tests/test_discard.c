@@ -434,6 +434,26 @@ START_TEST(auto_flush_at_max_pending)
 }
 END_TEST
 
+/*
+ * context.h: "flush by itself once this many bytes are PENDING". Exactly
+ * lazy_max_pending bytes pending is "this many".
+ *
+ * LIBRARY BUG, minor (reported to the lead): hint_apply() flushes only
+ * when pending_bytes > lazy_max_pending, so exactly 16 pages stay pending.
+ */
+START_TEST(auto_flush_at_exactly_max_pending)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(16 * PAGE);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 16 * PAGE), 0);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - 16 * PAGE);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
 /* Leaving lazy mode, freeing the context, removing the region: all flush. */
 START_TEST(pending_dropped_on_mode_free_remove)
 {
@@ -496,6 +516,65 @@ START_TEST(inhibit_keeps_everything)
 	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - NR_SCATTERED * PAGE);
 	assert_neighbours_intact(&m);
 	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
+/*
+ * PENDING pages when the inhibit begins (VFIO is about to pin guest RAM):
+ * whatever the library does with them, nothing may be dropped once
+ * vmhint_discard_inhibit() has returned, flush or not.
+ */
+START_TEST(inhibit_with_pending_pages)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(0);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+	uint64_t pinned_bytes;
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 8 * PAGE), 0);
+	ck_assert_int_eq(vmhint_discard_inhibit(ctx, true), 1);
+	pinned_bytes = fd_bytes_allocated(m.fd);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA + MiB, 8 * PAGE), 0);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), pinned_bytes);
+	ck_assert_int_eq(pattern_bad_in(m.hva, MiB, 8 * PAGE, SEED), -1);
+	ck_assert_int_eq(vmhint_discard_inhibit(ctx, false), 0);
+	/* released: the pages still PENDING (if any) may go now */
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - 8 * PAGE);
+	ck_assert_int_eq(pattern_bad_in(m.hva, 8 * PAGE, m.len - 8 * PAGE, SEED), -1);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
+/*
+ * The guest driver goes away (reset, reboot into a driver without STABLE
+ * hints): flags drop GUEST_STABLE_HINTS. Remembered UNUSED/PENDING states
+ * must not outlive that: the new guest may write those pages without a
+ * STABLE hint, and no later flush may drop them.
+ */
+START_TEST(clearing_stable_hints_forgets_states)
+{
+	struct vmhint_ctx *ctx = lazy_stable_ctx(0);
+	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+
+	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 16 * PAGE), 0);
+	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_PENDING);
+	ck_assert_int_eq(vmhint_ctx_set_flags(ctx, 0), 0);
+	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_STABLE);
+	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
+	/* the new guest reuses the pages at once */
+	pattern_fill(m.hva, 16 * PAGE, 31);
+	ck_assert_int_ge(vmhint_flush(ctx), 0);
+	ck_assert_int_ge(vmhint_ctx_set_mode(ctx, VMHINT_MODE_SYNC), 0);
+	ck_assert_int_eq(pattern_first_bad(m.hva, 16 * PAGE, 31), -1);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len);
+	vmhint_ctx_free(ctx);
+	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len);
+	ck_assert_int_eq(pattern_first_bad(m.hva, 16 * PAGE, 31), -1);
 	tmem_unmap(&m);
 }
 END_TEST
@@ -663,12 +742,15 @@ static Suite *discard_suite(void)
 	tcase_add_test(tc, memfd_lazy_falls_back_to_sync);
 	tcase_add_test(tc, memfd_pending_cancel_flush);
 	tcase_add_test(tc, auto_flush_at_max_pending);
+	tcase_add_test(tc, auto_flush_at_exactly_max_pending);
 	tcase_add_test(tc, pending_dropped_on_mode_free_remove);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("policy");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, inhibit_keeps_everything);
+	tcase_add_test(tc, inhibit_with_pending_pages);
+	tcase_add_test(tc, clearing_stable_hints_forgets_states);
 	tcase_add_test(tc, populate_on_stable);
 	tcase_add_test(tc, kernel_refusal_reported);
 	suite_add_tcase(s, tc);

@@ -193,6 +193,11 @@ static void *chaos_thread(void *arg)
 	while (now_ns() < s->deadline_ns) {
 		if (s->flusher && vmhint_flush(s->ctx) < 0)
 			atomic_fetch_add(&s->bad_status, 1);
+		/* With STABLE hints the guest never relies on the mode: leaving
+		 * lazy mode flushes, entering it defers, both stay safe. */
+		if (s->flusher && i % 16 == 5 &&
+		    vmhint_ctx_set_mode(s->ctx, i % 32 == 5 ? VMHINT_MODE_SYNC : VMHINT_MODE_LAZY))
+			atomic_fetch_add(&s->bad_status, 1);
 		stats_of(s->ctx);
 		if (i++ % 8 == 0) {
 			if (spare) {
@@ -254,7 +259,8 @@ static void run_stress(enum tmem_kind kind, enum vmhint_mode mode, uint32_t flag
 			atomic_fetch_add(&s->corrupted, 1);
 
 	printf("stress %s/%s%s: %lu requests, %lu pages verified, %lu given back, %lu corrupted\n",
-	       kind == TMEM_ANON ? "anon" : "memfd", mode == VMHINT_MODE_LAZY ? "lazy" : "sync",
+	       kind == TMEM_ANON ? "anon" : kind == TMEM_MEMFD ? "memfd" : "hugetlbfs",
+	       mode == VMHINT_MODE_LAZY ? "lazy" : "sync",
 	       s->stable_before_reuse ? "+stable-hints" : "", atomic_load(&s->requests),
 	       atomic_load(&s->verified), atomic_load(&s->given_back),
 	       atomic_load(&s->corrupted));
@@ -269,6 +275,7 @@ static void run_stress(enum tmem_kind kind, enum vmhint_mode mode, uint32_t flag
 	free(s);
 }
 
+#ifndef STRESS_HUGETLB
 START_TEST(sync_anon)
 {
 	run_stress(TMEM_ANON, VMHINT_MODE_SYNC, 0);
@@ -325,3 +332,53 @@ int main(void)
 {
 	return run_suite(stress_suite());
 }
+#else
+/*
+ * Built a second time as test_stress_hugetlb: the same load on a shared
+ * hugetlbfs backing (16 huge pages), where 4 KiB hints aggregate.
+ */
+START_TEST(sync_hugetlb)
+{
+	run_stress(TMEM_HUGE_MEMFD, VMHINT_MODE_SYNC, 0);
+}
+END_TEST
+
+START_TEST(sync_hugetlb_stable_hints)
+{
+	run_stress(TMEM_HUGE_MEMFD, VMHINT_MODE_SYNC, VMHINT_CTX_GUEST_STABLE_HINTS);
+}
+END_TEST
+
+START_TEST(lazy_hugetlb_stable_hints)
+{
+	run_stress(TMEM_HUGE_MEMFD, VMHINT_MODE_LAZY, VMHINT_CTX_GUEST_STABLE_HINTS);
+}
+END_TEST
+
+static Suite *stress_suite(void)
+{
+	Suite *s = suite_create("stress-hugetlb");
+	TCase *tc = tcase_create("invariant");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, sync_hugetlb);
+	tcase_add_test(tc, sync_hugetlb_stable_hints);
+	tcase_add_test(tc, lazy_hugetlb_stable_hints);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	char why[256];
+	int ret;
+
+	if (!huge_pool_reserve(NR_PAGES * PAGE / HUGE_2M + 4, why, sizeof(why))) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
+	ret = run_suite(stress_suite());
+	huge_pool_restore();
+	return ret;
+}
+#endif

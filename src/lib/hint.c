@@ -413,7 +413,7 @@ int hint_apply(struct vmhint_ctx *ctx, uint16_t op, const struct vmhint_range *r
 			pages += t[i].run.n;
 		if (apply_targets(ctx, op, t, nr, runs, &changed_pages))
 			status = VMHINT_WIRE_ERR_IO;
-		if (atomic_load(&ctx->pending_bytes) > ctx->lazy_max_pending)
+		if (atomic_load(&ctx->pending_bytes) >= ctx->lazy_max_pending)
 			hint_flush_locked(ctx);
 	}
 	pthread_rwlock_unlock(&ctx->regions_lock);
