@@ -79,7 +79,13 @@ struct vmhint_numa_move_opts {
 	uint32_t nr_map;
 	const int *map_from;
 	const int *map_to;
-	/* Pages per move_pages(2) call; 0: 1024 (4 MiB). */
+	/*
+	 * 4 KiB pages per move_pages(2) call; 0: 4096 (16 MiB). Each call
+	 * costs the kernel a drain of every CPU's LRU caches, so small
+	 * batches cost throughput; the kernel itself unmaps and copies a few
+	 * pages at a time, so a vCPU touching one of them waits for that
+	 * page, not for the batch.
+	 */
 	uint32_t batch_pages;
 	/*
 	 * Time budget of one batch in microseconds, 0: none. A batch is one

@@ -10,8 +10,12 @@
 
 #include "internal.h"
 
-/* Pages per move_pages(2) call, by default and at most. */
-#define NUMA_BATCH_DEFAULT 1024u
+/*
+ * Pages per move_pages(2) call, by default and at most. Every call with
+ * targets runs lru_cache_disable(): an expedited RCU grace period and an
+ * LRU drain on every CPU. Big batches amortise it.
+ */
+#define NUMA_BATCH_DEFAULT 4096u
 #define NUMA_BATCH_MAX 65536u
 /* Smallest batch the time budget may shrink a batch to. */
 #define NUMA_BATCH_MIN 8u
