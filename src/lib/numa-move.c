@@ -12,7 +12,9 @@
  *   4. retry pages the kernel found busy, a bounded number of times; every
  *      other failure is final and counted under its name.
  * Between batches: the rate cap (sleep), the batch time budget (resize),
- * progress and cancellation. Locks are never held while sleeping.
+ * progress and cancellation. The rate cap sleeps with no lock held; the
+ * back-off between busy retries (under 2 ms in all) keeps the registry's
+ * read lock, so a region cannot go away between a page's tries.
  */
 #include "config.h"
 
