@@ -36,7 +36,8 @@ struct vmhint_range {
  * All ranges are checked before any is applied; a bad one rejects the
  * whole request and is counted like a bad wire request.
  *
- * Return: the number of bytes whose state changed (>= 0); -EINVAL for a bad
+ * Return: the bytes the request covers once overlaps are merged (>= 0);
+ * -EINVAL for a bad
  * op, misalignment, zero length or overflow; -EFAULT for a range outside
  * guest RAM or across two regions; -E2BIG for more than the context's
  * max_ranges; -EIO (after counting) if the kernel refused a drop.
