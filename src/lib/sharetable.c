@@ -64,11 +64,6 @@ struct vmhint_dedupe_table {
 	uint64_t capacity;
 };
 
-static struct tbl_hdr *tbl_hdr(struct vmhint_dedupe_table *t)
-{
-	return t->map;
-}
-
 static struct tbl_slot *tbl_slot(struct vmhint_dedupe_table *t, int i)
 {
 	return (struct tbl_slot *)((char *)t->map + sizeof(struct tbl_hdr)) + i;

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * zeroreclaim.c - punch all-zero pages out of shared memfd/shmem and
+ * hugetlbfs guest RAM, which KSM cannot merge.
+ *
+ * Why it is safe (DESIGN.md section 2: check and act atomic against guest
+ * writes). For each run of candidate pages:
+ *
+ *   1. UFFDIO_WRITEPROTECT the run. When the ioctl returns, the PTEs are
+ *      read-only and the TLBs flushed, and KVM has dropped its writable
+ *      mappings (mmu notifier), so any later store through this mapping
+ *      faults and waits in handle_userfault().
+ *   2. Read each page: a store that happened before step 1 is visible.
+ *   3. Punch only the pages read as zero. Nothing can have changed them
+ *      since step 2 (writers are blocked), so we drop zeroes, never data.
+ *   4. Unprotect the run; that wakes the blocked writers, whose faults
+ *      retry and land in the fresh zero-filled page. No write is lost.
+ *
+ * If we die in between, closing the userfaultfd clears the protection
+ * and wakes the writers. Writes through another mapping of the file
+ * (another process) are not covered: see the header.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "dedupe.h"
+#include "sysdep.h"
+
+#define ZR_DEF_BATCH 64
+#define ZR_CHUNK 512 /* 4 KiB pages per mincore() */
+
+struct zr {
+	struct vmhint_dedupe *d;
+	struct vmhint_region *r;
+	int uffd;
+	uint64_t ps;            /* backing page size */
+	uint64_t batch;         /* backing pages per protected run */
+	uint64_t reclaimed;     /* 4 KiB pages */
+};
+
+static bool zr_backing_ok(enum vmhint_backing b)
+{
+	return b == VMHINT_BACKING_SHMEM || b == VMHINT_BACKING_HUGETLB_SHARED;
+}
+
+static int zr_drop(struct zr *z, uint64_t off, uint64_t len)
+{
+	if (z->r->fd >= 0)
+		return sys_punch_hole(z->r->fd, z->r->fd_offset + off, len);
+	return sys_madvise(z->d->hva + off, len, MADV_REMOVE);
+}
+
+/*
+ * Steps 2-3 for the protected run [off, off + n * ps): punch each maximal
+ * sub-run of zero pages. A page that stopped being zero was written by
+ * the guest after the unprotected pre-check: counted, left alone.
+ */
+static int zr_check_and_drop(struct zr *z, uint64_t off, uint64_t n)
+{
+	uint64_t i, start = 0, zeros = 0;
+	int ret = 0;
+
+	for (i = 0; i <= n && !ret; i++) {
+		bool zero = i < n && fp_page_is_zero(z->d->hva + off + i * z->ps, z->ps);
+
+		if (zero) {
+			if (!zeros)
+				start = i;
+			zeros++;
+			continue;
+		}
+		if (i < n)
+			dd_add(z->d, zero_raced, 1);
+		if (zeros) {
+			ret = zr_drop(z, off + start * z->ps, zeros * z->ps);
+			if (!ret)
+				z->reclaimed += zeros * z->ps / VMHINT_PAGE_SIZE;
+			zeros = 0;
+		}
+	}
+	return ret;
+}
+
+/* Steps 1-4 for one run; the run is always unprotected again. */
+static int zr_run(struct zr *z, uint64_t off, uint64_t n)
+{
+	int ret, ret2;
+
+	ret = sys_uffd_wp(z->uffd, z->d->hva + off, n * z->ps, true);
+	if (ret)
+		return ret;
+	ret = zr_check_and_drop(z, off, n);
+	ret2 = sys_uffd_wp(z->uffd, z->d->hva + off, n * z->ps, false);
+	return ret ? ret : ret2;
+}
+
+/* Is backing page @bp resident, not hinted unused, and zero at a glance? */
+static bool zr_candidate(struct zr *z, uint64_t bp, const unsigned char *vec,
+			 uint64_t vec_first)
+{
+	uint64_t sub = z->ps / VMHINT_PAGE_SIZE, first = bp * sub, i;
+	bool unused = false;
+
+	for (i = 0; i < sub; i++)
+		if (!(vec[first + i - vec_first] & 1))
+			return false;
+	pthread_mutex_lock(&z->r->lock);
+	for (i = 0; i < sub && !unused; i++)
+		unused = bit_test(z->r->state.unused, first + i);
+	pthread_mutex_unlock(&z->r->lock);
+	return !unused && fp_page_is_zero(z->d->hva + bp * z->ps, z->ps);
+}
+
+/*
+ * One mincore() window of backing pages [bp0, bp1): gather runs of
+ * candidates (at most batch long) and reclaim each.
+ */
+static int zr_window(struct zr *z, uint64_t bp0, uint64_t bp1)
+{
+	uint64_t sub = z->ps / VMHINT_PAGE_SIZE, bp, start = 0, n = 0;
+	unsigned char *vec;
+	int ret = 0;
+
+	vec = malloc((bp1 - bp0) * sub);
+	if (!vec)
+		return -ENOMEM;
+	if (mincore(z->d->hva + bp0 * z->ps, (bp1 - bp0) * z->ps, vec)) {
+		free(vec);
+		return -errno;
+	}
+	for (bp = bp0; bp < bp1 && !ret; bp++) {
+		if (zr_candidate(z, bp, vec, bp0 * sub)) {
+			if (!n++)
+				start = bp;
+			if (n < z->batch)
+				continue;
+		}
+		if (n)
+			ret = zr_run(z, start * z->ps, n);
+		n = 0;
+	}
+	if (n && !ret)
+		ret = zr_run(z, start * z->ps, n);
+	free(vec);
+	return ret;
+}
+
+static int zr_all(struct zr *z)
+{
+	uint64_t nr = z->d->len / z->ps, step = ZR_CHUNK * VMHINT_PAGE_SIZE / z->ps, bp;
+	int ret = 0;
+
+	if (!step)
+		step = 1;
+	for (bp = 0; bp < nr && !ret; bp += step)
+		ret = zr_window(z, bp, bp + step < nr ? bp + step : nr);
+	return ret;
+}
+
+static int zr_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint32_t batch,
+		     uint64_t *reclaimed)
+{
+	struct zr z = { .d = d, .r = r, .ps = r->page_size, .batch = batch };
+	int ret;
+
+	/* Pinned memory (VFIO) must keep its frames: no punching at all. */
+	if (atomic_load(&d->ctx->inhibit_depth) > 0)
+		return 0;
+	z.uffd = sys_uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	if (z.uffd < 0)
+		return z.uffd == -EINVAL ? -EOPNOTSUPP : z.uffd;
+	ret = sys_uffd_register_wp(z.uffd, d->hva, d->len);
+	if (!ret) {
+		ret = zr_all(&z);
+		sys_uffd_unregister(z.uffd, d->hva, d->len);
+	}
+	close(z.uffd);
+	*reclaimed = z.reclaimed;
+	return ret;
+}
+
+VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
+					      const struct vmhint_dedupe_zero_opts *opts)
+{
+	uint32_t batch = ZR_DEF_BATCH;
+	uint64_t cpu0, reclaimed = 0;
+	struct vmhint_region *r;
+	int ret;
+
+	if (!d || (opts && opts->size < sizeof(*opts)))
+		return -EINVAL;
+	if (opts && opts->batch_pages)
+		batch = opts->batch_pages;
+	if (!zr_backing_ok(d->backing))
+		return -EOPNOTSUPP;
+	cpu0 = dedupe_cpu_ns();
+	pthread_mutex_lock(&d->lock);
+	ret = dedupe_region_get(d, &r);
+	if (!ret) {
+		ret = zr_locked(d, r, batch, &reclaimed);
+		dedupe_region_put(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+	dd_add(d, zero_reclaimed, reclaimed);
+	dd_add(d, scan_cpu_ns, dedupe_cpu_ns() - cpu0);
+	if (ret)
+		log_warn(d->ctx, "dedupe: zero reclaim on %s stopped: %s", d->name, strerror(-ret));
+	return ret ? ret : (int64_t)reclaimed;
+}
