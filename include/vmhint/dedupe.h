@@ -241,8 +241,9 @@ struct vmhint_dedupe_saving {
 	 */
 	uint64_t merging_pages;
 	/*
-	 * Pages freed. For all VMs: the sum over contents of (copies - 1),
-	 * plus every zero page in ZERO_PAGE mode (compare with KSM's
+	 * Pages freed. For all VMs: the sum over contents of (copies -
+	 * KSM pages kept, one per max_page_sharing copies), plus every zero
+	 * page in ZERO_PAGE mode (compare with KSM's
 	 * pages_sharing + ksm_zero_pages). Per VM, a content's saving is
 	 * split in proportion to the copies each VM holds.
 	 */
@@ -253,6 +254,12 @@ struct vmhint_dedupe_saving {
 struct vmhint_dedupe_estimate_opts {
 	size_t size;                      /* sizeof(struct vmhint_dedupe_estimate_opts) */
 	enum vmhint_dedupe_zero_mode zero_mode;
+	/*
+	 * KSM maps one KSM page into at most this many places and keeps a
+	 * further copy per such group (the max_page_sharing knob); 0: read
+	 * the host's knob (256 when KSM is absent).
+	 */
+	uint32_t max_page_sharing;
 };
 
 /**
@@ -427,9 +434,19 @@ VMHINT_EXPORT int vmhint_ksm_unmark(struct vmhint_dedupe *d);
 struct vmhint_ksm_burst_opts {
 	size_t size;              /* sizeof(struct vmhint_ksm_burst_opts) */
 	/*
-	 * Stop once pages_sharing + ksm_zero_pages grew by this many pages
-	 * (e.g. saved_pages of an estimate); 0: stop once a full scan merged
-	 * nothing new.
+	 * Progress is measured host-wide as the growth of pages_sharing +
+	 * ksm_zero_pages - or, if @pids is set, as the sum of
+	 * ksm_merging_pages + ksm_zero_pages of those processes (other
+	 * processes' mergeable memory, e.g. other QEMUs, then cannot make
+	 * the burst stop early).
+	 */
+	const pid_t *pids;
+	uint32_t nr_pids;
+	/*
+	 * Stop once progress reached this many pages (e.g. an estimate's
+	 * saved_pages host-wide, or merging_pages + zero_pages with @pids);
+	 * 0 - or a target never reached - stop once two full scans after
+	 * the second merged nothing new.
 	 */
 	uint64_t target_pages;
 	uint32_t pages_to_scan;   /* during the burst; 0: 8192 */
@@ -444,7 +461,7 @@ struct vmhint_ksm_burst_opts {
 struct vmhint_ksm_burst_result {
 	size_t size;              /* set by the caller */
 	uint64_t elapsed_ms;
-	uint64_t pages_merged;    /* growth of pages_sharing + ksm_zero_pages */
+	uint64_t pages_merged;    /* progress, see target_pages */
 	uint64_t full_scans;      /* full scans ksmd made during the burst */
 	bool reached;             /* target (or steady state) reached before the timeout */
 };

@@ -514,13 +514,25 @@ VMHINT_API int vmhint_ksm_unmark(struct vmhint_dedupe *d)
 
 /* ---- bursts ---- */
 
-static uint64_t ksm_saving(void)
+/* Progress of a burst, in the units of target_pages. */
+static uint64_t burst_progress(const struct vmhint_ksm_burst_opts *o)
 {
 	struct vmhint_ksm_global g = { .size = sizeof(g) };
+	uint64_t sum = 0;
+	uint32_t i;
 
-	if (vmhint_ksm_global_get(&g))
-		return 0;
-	return g.pages_sharing + g.ksm_zero_pages;
+	if (!o->nr_pids) {
+		if (vmhint_ksm_global_get(&g))
+			return 0;
+		return g.pages_sharing + g.ksm_zero_pages;
+	}
+	for (i = 0; i < o->nr_pids; i++) {
+		struct vmhint_ksm_process p = { .size = sizeof(p) };
+
+		if (!vmhint_ksm_process_get(o->pids[i], &p))
+			sum += p.merging_pages + p.zero_pages;
+	}
+	return sum;
 }
 
 static uint64_t ksm_full_scans(void)
@@ -562,12 +574,13 @@ static int burst_start(const struct vmhint_ksm_burst_opts *o, const struct vmhin
  */
 static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_burst_result *r)
 {
-	uint64_t t0 = dedupe_now_ns(), base = ksm_saving(), scans0 = ksm_full_scans();
+	uint64_t t0 = dedupe_now_ns(), base = o->nr_pids ? 0 : burst_progress(o);
+	uint64_t scans0 = ksm_full_scans();
 	uint64_t timeout = o->timeout_ms ? o->timeout_ms : 60000, last_scan = scans0, last_val = 0;
 	uint64_t scans, merged;
 
 	for (;;) {
-		merged = ksm_saving();
+		merged = burst_progress(o);
 		merged = merged > base ? merged - base : 0;
 		scans = ksm_full_scans();
 		r->pages_merged = merged;
@@ -596,7 +609,8 @@ VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
 	struct vmhint_ksm_burst_result r = { .size = sizeof(r) };
 	int ret, ret2;
 
-	if (!opts || opts->size < sizeof(*opts) || (result && result->size < sizeof(*result)))
+	if (!opts || opts->size < sizeof(*opts) || (result && result->size < sizeof(*result)) ||
+	    (opts->nr_pids && !opts->pids))
 		return -EINVAL;
 	ret = vmhint_ksm_knobs_get(&saved);
 	if (ret)

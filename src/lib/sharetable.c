@@ -472,6 +472,7 @@ struct est_vm {
 
 struct vmhint_dedupe_estimate {
 	int nr;
+	uint64_t mps;            /* max_page_sharing */
 	struct est_vm all;
 	struct est_vm *vm;
 };
@@ -493,11 +494,11 @@ static int cmp_item(const void *a, const void *b)
 static void est_group(struct vmhint_dedupe_estimate *e, const struct est_item *v, uint64_t n,
 		      uint64_t total)
 {
-	uint64_t i;
+	uint64_t i, kept = (total + e->mps - 1) / e->mps;
 
 	if (total < 2)
 		return;
-	e->all.saved += (double)(total - 1);
+	e->all.saved += (double)(total - kept);
 	e->all.merging += total;
 	for (i = 0; i < n; i++) {
 		struct est_vm *m = &e->vm[v[i].vm];
@@ -507,7 +508,7 @@ static void est_group(struct vmhint_dedupe_estimate *e, const struct est_item *v
 		e->all.dup += v[i].count - 1;
 		if (n > 1)
 			m->cross += v[i].count;
-		m->saved += (double)v[i].count * (double)(total - 1) / (double)total;
+		m->saved += (double)v[i].count * (double)(total - kept) / (double)total;
 	}
 	if (n > 1)
 		e->all.cross += total;
@@ -534,7 +535,7 @@ static void est_walk(struct vmhint_dedupe_estimate *e, struct est_item *v, uint6
 
 static void est_zero(struct vmhint_dedupe_estimate *e, bool zero_page)
 {
-	uint64_t z = 0;
+	uint64_t z = 0, kept;
 	int i;
 
 	for (i = 0; i < e->nr; i++)
@@ -548,21 +549,23 @@ static void est_zero(struct vmhint_dedupe_estimate *e, bool zero_page)
 	}
 	if (z < 2)
 		return;
-	e->all.saved += (double)(z - 1);
+	kept = (z + e->mps - 1) / e->mps;
+	e->all.saved += (double)(z - kept);
 	e->all.merging += z;
 	for (i = 0; i < e->nr; i++) {
 		e->vm[i].merging += e->vm[i].zero;
-		e->vm[i].saved += (double)e->vm[i].zero * (double)(z - 1) / (double)z;
+		e->vm[i].saved += (double)e->vm[i].zero * (double)(z - kept) / (double)z;
 	}
 }
 
-static int read_use_zero_pages(void)
+/* The host's knob @knob, or @dflt without KSM. */
+static uint64_t host_knob(enum vmhint_ksm_knob knob, uint64_t dflt)
 {
 	struct vmhint_ksm_knobs k = { .size = sizeof(k) };
 
-	if (vmhint_ksm_knobs_get(&k) || !(k.present & (1u << VMHINT_KSM_USE_ZERO_PAGES)))
-		return 0;
-	return k.val[VMHINT_KSM_USE_ZERO_PAGES] != 0;
+	if (vmhint_ksm_knobs_get(&k) || !(k.present & (1u << knob)))
+		return dflt;
+	return k.val[knob];
 }
 
 /* Copy every live slot into @e->vm and the items array. */
@@ -612,10 +615,6 @@ VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
 
 	if (!t || !out || (opts && opts->size < sizeof(*opts)))
 		return -EINVAL;
-	if (opts)
-		zm = opts->zero_mode;
-	if (zm == VMHINT_DEDUPE_ZERO_AUTO)
-		zm = read_use_zero_pages() ? VMHINT_DEDUPE_ZERO_ZERO_PAGE : VMHINT_DEDUPE_ZERO_KSM_PAGE;
 	e = calloc(1, sizeof(*e));
 	if (e)
 		e->vm = calloc(t->nr_slots + 1, sizeof(*e->vm));
@@ -623,6 +622,17 @@ VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
 		vmhint_dedupe_estimate_free(e);
 		return -ENOMEM;
 	}
+	if (opts) {
+		zm = opts->zero_mode;
+		e->mps = opts->max_page_sharing;
+	}
+	if (zm == VMHINT_DEDUPE_ZERO_AUTO)
+		zm = host_knob(VMHINT_KSM_USE_ZERO_PAGES, 0) ? VMHINT_DEDUPE_ZERO_ZERO_PAGE :
+							      VMHINT_DEDUPE_ZERO_KSM_PAGE;
+	if (!e->mps)
+		e->mps = host_knob(VMHINT_KSM_MAX_PAGE_SHARING, 256);
+	if (e->mps < 2)
+		e->mps = 2;
 	ret = est_collect(t, e, &v, &n);
 	if (ret) {
 		vmhint_dedupe_estimate_free(e);
