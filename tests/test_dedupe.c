@@ -510,8 +510,10 @@ START_TEST(estimate_matches_ksm)
 		}
 		ck_assert_int_lt(j, NR_VMS);
 		ck_assert_msg(within(p.merging_pages, one.merging_pages, 0.02),
-			      "VM %d: ksm_merging_pages %" PRIu64 ", estimate %" PRIu64, i,
-			      p.merging_pages, one.merging_pages);
+			      "VM %d: ksm_merging_pages %" PRIu64 ", estimate %" PRIu64
+			      " (burst: %" PRIu64 " ms, %" PRIu64 " merged, %" PRIu64 " scans)", i,
+			      p.merging_pages, one.merging_pages, br.elapsed_ms, br.pages_merged,
+			      br.full_scans);
 		merging += p.merging_pages;
 	}
 	ck_assert_msg(within(merging, all.merging_pages, 0.02), "KSM merged %" PRIu64
@@ -725,10 +727,10 @@ START_TEST(zero_reclaim_memfd)
 }
 END_TEST
 
-START_TEST(zero_reclaim_respects_inhibit_and_anon)
+START_TEST(zero_reclaim_respects_inhibit_and_backing)
 {
 	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
-	struct tmem m = tmem_map(TMEM_MEMFD, 2 * MiB), a = tmem_map(TMEM_ANON, 2 * MiB);
+	struct tmem m = tmem_map(TMEM_MEMFD, 2 * MiB), a = tmem_map(TMEM_FILE_PRIVATE, 2 * MiB);
 	struct vmhint_region *r, *ra;
 	struct vmhint_dedupe *d, *da;
 
@@ -749,6 +751,43 @@ START_TEST(zero_reclaim_respects_inhibit_and_anon)
 	vmhint_ctx_free(ctx);
 	tmem_unmap(&m);
 	tmem_unmap(&a);
+}
+END_TEST
+
+START_TEST(zero_reclaim_anon)
+{
+	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
+	struct tmem m = tmem_map(TMEM_ANON, 16 * MiB);
+	uint64_t n = 12 * MiB / PAGE, i, count[3] = { 0 }, rss0;
+	struct vmhint_region *r;
+	struct vmhint_dedupe *d;
+	volatile uint8_t sink = 0;
+
+	ck_assert_int_eq(tmem_register(ctx, &m, 0, &r), 0);
+	image_fill(m.hva, 12 * MiB, 1, count);
+	/* The last 4 MiB only read: the shared zero page, nothing to free. */
+	for (i = 12 * MiB; i < 16 * MiB; i += PAGE)
+		sink += m.hva[i];
+	(void)sink;
+	rss0 = smaps_kb(m.hva, "Rss:");
+	ck_assert_uint_ge(rss0, 12 * MiB / 1024);
+	d = dedupe_on(ctx, r, 0);
+	ck_assert_int_eq(vmhint_dedupe_zero_reclaim(d, NULL), (int64_t)count[PK_ZERO]);
+	ck_assert_uint_eq(rss0 - smaps_kb(m.hva, "Rss:"), count[PK_ZERO] * PAGE / 1024);
+	for (i = 0; i < n; i++) {
+		uint8_t want[PAGE];
+
+		if (page_kind(i) == PK_ZERO) {
+			ck_assert_msg(!page_resident(m.hva + i * PAGE), "zero page %lu kept", i);
+			continue;
+		}
+		fill_page(want, page_kind(i) == PK_SAME ? 7 : 101, i);
+		ck_assert_msg(!memcmp(m.hva + i * PAGE, want, PAGE), "page %lu changed", i);
+	}
+	ck_assert(range_is_zero(m.hva + 12 * MiB, 4 * MiB));
+	vmhint_dedupe_disable(d);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
 }
 END_TEST
 
@@ -795,10 +834,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static const enum tmem_kind race_kinds[] = { TMEM_MEMFD, TMEM_ANON };
+
 START_TEST(zero_reclaim_loses_no_write)
 {
 	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
-	struct tmem m = tmem_map(TMEM_MEMFD, RACE_BYTES);
+	struct tmem m = tmem_map(race_kinds[_i], RACE_BYTES);
 	struct vmhint_dedupe_zero_opts zo = { .size = sizeof(zo), .batch_pages = 8 };
 	struct writer w[NR_WRITERS];
 	uint64_t *shadow = calloc(RACE_WORDS, 8), i, total = 0, writes = 0;
@@ -833,8 +874,9 @@ START_TEST(zero_reclaim_loses_no_write)
 			      ((uint64_t *)m.hva)[i], shadow[i]);
 	ck_assert_msg(total > 1000, "only %" PRIu64 " pages reclaimed: the race was not exercised",
 		      total);
-	fprintf(stderr, "zero_reclaim_loses_no_write: %" PRIu64 " writes, %" PRIu64
-		" pages reclaimed, %" PRIu64 " raced\n", writes, total, dstats(d).zero_raced);
+	fprintf(stderr, "zero_reclaim_loses_no_write(%s): %" PRIu64 " writes, %" PRIu64
+		" pages reclaimed, %" PRIu64 " raced\n", _i ? "anon" : "memfd", writes, total,
+		dstats(d).zero_raced);
 	free(shadow);
 	vmhint_dedupe_disable(d);
 	vmhint_ctx_free(ctx);
@@ -902,8 +944,9 @@ static Suite *dedupe_suite(void)
 	tc = tcase_create("zero");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, zero_reclaim_memfd);
-	tcase_add_test(tc, zero_reclaim_respects_inhibit_and_anon);
-	tcase_add_test(tc, zero_reclaim_loses_no_write);
+	tcase_add_test(tc, zero_reclaim_respects_inhibit_and_backing);
+	tcase_add_test(tc, zero_reclaim_anon);
+	tcase_add_loop_test(tc, zero_reclaim_loses_no_write, 0, 2);
 	tcase_add_test(tc, zero_reclaim_hugetlb);
 	suite_add_tcase(s, tc);
 	return s;

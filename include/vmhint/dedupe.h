@@ -491,22 +491,26 @@ struct vmhint_dedupe_zero_opts {
 };
 
 /**
- * vmhint_dedupe_zero_reclaim() - punch every resident, all-zero backing
- * page (4 KiB, or a whole huge page) out of a shared memfd/shmem or
- * hugetlbfs region, so it takes no memory until written again.
+ * vmhint_dedupe_zero_reclaim() - drop every resident, all-zero backing
+ * page of the region so it takes no memory until written again: punched
+ * out of the file for shared memfd/shmem and hugetlbfs regions (4 KiB, or
+ * whole huge pages), MADV_DONTNEED for private anonymous regions (only
+ * pages this process maps alone: not the shared zero page, not pages KSM
+ * merged). For anonymous memory this does at once what KSM's
+ * use_zero_pages does after two full scans; it splits a transparent huge
+ * page that holds a zero 4 KiB page.
  *
  * Each candidate run is write-protected with userfaultfd (registered on
- * the region for the call), checked for zeroes, punched, and unprotected:
- * a guest write meanwhile waits in the fault and then lands in the fresh
+ * the region for the call), checked for zeroes, dropped, and unprotected:
+ * a guest write meanwhile waits in the fault and then lands in a fresh
  * zero page, so no write is lost. Writes through *other* mappings of the
  * same file (e.g. a vhost-user backend) are not held off: do not call this
  * while another process writes guest RAM. Does nothing while discards are
  * inhibited (vmhint_discard_inhibit()). Fails with -EBUSY if something
  * else (e.g. postcopy) has a userfaultfd on the region.
  *
- * Return: 4 KiB pages reclaimed; -EOPNOTSUPP for private anonymous memory
- * (let KSM with use_zero_pages do it) or without userfaultfd
- * write-protection on shmem/hugetlbfs; -ENOENT if the region is gone.
+ * Return: 4 KiB pages reclaimed; -EOPNOTSUPP for other backings or
+ * without userfaultfd write-protection; -ENOENT if the region is gone.
  */
 VMHINT_EXPORT int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
 						 const struct vmhint_dedupe_zero_opts *opts);

@@ -569,7 +569,7 @@ static int burst_start(const struct vmhint_ksm_burst_opts *o, const struct vmhin
 
 /*
  * Poll until the target is reached, or - without a target, or when the
- * target was too optimistic - until a full scan after the second one
+ * target was too optimistic - until two full scans after the second one
  * merged nothing new (KSM needs two scans to see a page unchanged).
  */
 static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_burst_result *r)
@@ -578,6 +578,7 @@ static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_b
 	uint64_t scans0 = ksm_full_scans();
 	uint64_t timeout = o->timeout_ms ? o->timeout_ms : 60000, last_scan = scans0, last_val = 0;
 	uint64_t scans, merged;
+	int steady = 0;
 
 	for (;;) {
 		merged = burst_progress(o);
@@ -589,7 +590,9 @@ static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_b
 		if (o->target_pages && merged >= o->target_pages)
 			return 0;
 		if (scans != last_scan) {
-			if (scans - scans0 >= 3 && merged == last_val)
+			/* Two full scans in a row merged nothing (after the first two). */
+			steady = scans - scans0 >= 3 && merged == last_val ? steady + 1 : 0;
+			if (steady >= 2)
 				return 0;
 			last_scan = scans;
 			last_val = merged;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * zeroreclaim.c - punch all-zero pages out of shared memfd/shmem and
- * hugetlbfs guest RAM, which KSM cannot merge.
+ * zeroreclaim.c - drop all-zero pages of guest RAM: punch them out of
+ * shared memfd/shmem and hugetlbfs backings (which KSM cannot merge), and
+ * MADV_DONTNEED them in private anonymous memory (where KSM could, but
+ * only after two full ksmd scans; this takes one pass and no ksmd time).
  *
  * Why it is safe (DESIGN.md section 2: check and act atomic against guest
  * writes). For each run of candidate pages:
@@ -23,6 +25,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -39,18 +42,29 @@ struct zr {
 	struct vmhint_dedupe *d;
 	struct vmhint_region *r;
 	int uffd;
+	int pagemap;            /* /proc/self/pagemap for anonymous memory, else -1 */
 	uint64_t ps;            /* backing page size */
 	uint64_t batch;         /* backing pages per protected run */
 	uint64_t reclaimed;     /* 4 KiB pages */
 };
 
+#define PM_PRESENT (1ULL << 63)
+#define PM_EXCLUSIVE (1ULL << 56)
+
 static bool zr_backing_ok(enum vmhint_backing b)
 {
-	return b == VMHINT_BACKING_SHMEM || b == VMHINT_BACKING_HUGETLB_SHARED;
+	return b == VMHINT_BACKING_SHMEM || b == VMHINT_BACKING_HUGETLB_SHARED ||
+	       b == VMHINT_BACKING_ANON;
 }
 
+/*
+ * Private anonymous: a zapped page refaults as a fresh zero page, and no
+ * uffd-wp marker survives the zap, so a blocked writer simply allocates.
+ */
 static int zr_drop(struct zr *z, uint64_t off, uint64_t len)
 {
+	if (z->d->backing == VMHINT_BACKING_ANON)
+		return sys_madvise(z->d->hva + off, len, MADV_DONTNEED);
 	if (z->r->fd >= 0)
 		return sys_punch_hole(z->r->fd, z->r->fd_offset + off, len);
 	return sys_madvise(z->d->hva + off, len, MADV_REMOVE);
@@ -108,7 +122,7 @@ static bool zr_candidate(struct zr *z, uint64_t bp, const unsigned char *vec,
 	bool unused = false;
 
 	for (i = 0; i < sub; i++)
-		if (!(vec[first + i - vec_first] & 1))
+		if (!vec[first + i - vec_first])
 			return false;
 	pthread_mutex_lock(&z->r->lock);
 	for (i = 0; i < sub && !unused; i++)
@@ -118,7 +132,38 @@ static bool zr_candidate(struct zr *z, uint64_t bp, const unsigned char *vec,
 }
 
 /*
- * One mincore() window of backing pages [bp0, bp1): gather runs of
+ * vec[i] = 1 for 4 KiB pages [first, first + n) worth dropping. Shared
+ * memory: resident in the file (mincore). Anonymous memory: present and
+ * mapped by us alone (pagemap): that leaves out the shared zero page a
+ * read fault maps (dropping it would free nothing) and pages KSM merged
+ * already or a fork shares.
+ */
+static int zr_resident(struct zr *z, uint64_t first, uint64_t n, unsigned char *vec)
+{
+	uint64_t pm[ZR_CHUNK], i, k, base = (uintptr_t)z->d->hva / VMHINT_PAGE_SIZE + first;
+	ssize_t got;
+
+	if (z->pagemap < 0) {
+		if (mincore(z->d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec))
+			return -errno;
+		for (i = 0; i < n; i++)
+			vec[i] &= 1;
+		return 0;
+	}
+	for (i = 0; i < n; i += k) {
+		k = n - i < ZR_CHUNK ? n - i : ZR_CHUNK;
+		got = pread(z->pagemap, pm, k * 8, (off_t)((base + i) * 8));
+		if (got != (ssize_t)(k * 8))
+			return got < 0 ? -errno : -EIO;
+		for (uint64_t j = 0; j < k; j++)
+			vec[i + j] = (pm[j] & (PM_PRESENT | PM_EXCLUSIVE)) ==
+				     (PM_PRESENT | PM_EXCLUSIVE);
+	}
+	return 0;
+}
+
+/*
+ * One window of backing pages [bp0, bp1): gather runs of
  * candidates (at most batch long) and reclaim each.
  */
 static int zr_window(struct zr *z, uint64_t bp0, uint64_t bp1)
@@ -130,9 +175,10 @@ static int zr_window(struct zr *z, uint64_t bp0, uint64_t bp1)
 	vec = malloc((bp1 - bp0) * sub);
 	if (!vec)
 		return -ENOMEM;
-	if (mincore(z->d->hva + bp0 * z->ps, (bp1 - bp0) * z->ps, vec)) {
+	ret = zr_resident(z, bp0 * sub, (bp1 - bp0) * sub, vec);
+	if (ret) {
 		free(vec);
-		return -errno;
+		return ret;
 	}
 	for (bp = bp0; bp < bp1 && !ret; bp++) {
 		if (zr_candidate(z, bp, vec, bp0 * sub)) {
@@ -166,21 +212,32 @@ static int zr_all(struct zr *z)
 static int zr_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint32_t batch,
 		     uint64_t *reclaimed)
 {
-	struct zr z = { .d = d, .r = r, .ps = r->page_size, .batch = batch };
+	struct zr z = { .d = d, .r = r, .ps = r->page_size, .batch = batch, .pagemap = -1 };
+	bool anon = d->backing == VMHINT_BACKING_ANON;
 	int ret;
 
 	/* Pinned memory (VFIO) must keep its frames: no punching at all. */
 	if (atomic_load(&d->ctx->inhibit_depth) > 0)
 		return 0;
-	z.uffd = sys_uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
-	if (z.uffd < 0)
+	if (anon) {
+		z.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (z.pagemap < 0)
+			return -errno;
+	}
+	z.uffd = sys_uffd_open(anon ? 0 : UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	if (z.uffd < 0) {
+		if (z.pagemap >= 0)
+			close(z.pagemap);
 		return z.uffd == -EINVAL ? -EOPNOTSUPP : z.uffd;
+	}
 	ret = sys_uffd_register_wp(z.uffd, d->hva, d->len);
 	if (!ret) {
 		ret = zr_all(&z);
 		sys_uffd_unregister(z.uffd, d->hva, d->len);
 	}
 	close(z.uffd);
+	if (z.pagemap >= 0)
+		close(z.pagemap);
 	*reclaimed = z.reclaimed;
 	return ret;
 }
