@@ -46,11 +46,13 @@ struct cfg {
 	uint64_t run_pages;
 	unsigned int cap_default_s, cap_other_s;
 	uint32_t burst_pages, burst_sleep_ms;
+	bool no_zero_reclaim;
+	bool vmhint_only;     /* tuning: skip the baselines and the extras */
 };
 
 static struct cfg cfg = {
 	.vms = 4, .mib = 128, .run_pages = 256, .cap_default_s = 180, .cap_other_s = 120,
-	.burst_pages = 4096, .burst_sleep_ms = 10,
+	.burst_pages = 8192, .burst_sleep_ms = 5,
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -182,6 +184,11 @@ struct vm {
 	int cmd, reply; /* parent's ends */
 };
 
+struct reply {
+	double cpu;       /* CPU seconds the command took, -1 on failure */
+	uint64_t value;   /* 'K': zero pages reclaimed */
+};
+
 struct vm_state {
 	uint8_t *mem;
 	uint64_t len;
@@ -208,15 +215,21 @@ static int vm_scan_publish(struct vm_state *s, const char *table)
 	return 0;
 }
 
-/* vmhint, phase 2: refresh cross-VM candidates (all VMs published now), mark dense chunks. */
-static int vm_mark(struct vm_state *s)
+/*
+ * vmhint, phase 2: drop the zero pages at once (uffd-wp protected), then
+ * refresh cross-VM candidates (every VM has published by now) and mark
+ * only the chunks dense in them for ksmd.
+ */
+static int vm_mark(struct vm_state *s, uint64_t *zero)
 {
 	struct vmhint_ksm_mark_opts mo = { .size = sizeof(mo), .mode = VMHINT_KSM_MARK_DENSE,
 					   .chunk_bytes = 1 << 20, .min_percent = 25,
 					   .max_ranges = 32 };
+	int64_t n = cfg.no_zero_reclaim ? 0 : vmhint_dedupe_zero_reclaim(s->d, NULL);
 
-	if (vmhint_dedupe_publish(s->d, s->t) < 0)
+	if (n < 0 || vmhint_dedupe_publish(s->d, s->t) < 0)
 		return -1;
+	*zero = (uint64_t)n;
 	return vmhint_ksm_mark(s->d, &mo) > 0 ? 0 : -1;
 }
 
@@ -231,7 +244,7 @@ static void vm_main(int vmi, int cmd, int reply, const char *table)
 		_exit(2);
 	image_fill(s.mem, s.len, vmi);
 	while (read(cmd, &c, 1) == 1) {
-		double used = 0;
+		struct reply rep = { 0 };
 		int ret = 0;
 
 		cpu0 = self_cpu_s();
@@ -240,13 +253,11 @@ static void vm_main(int vmi, int cmd, int reply, const char *table)
 		else if (c == 'S')
 			ret = vm_scan_publish(&s, table);
 		else if (c == 'K')
-			ret = vm_mark(&s);
+			ret = vm_mark(&s, &rep.value);
 		else if (c == 'Q')
 			break;
-		used = self_cpu_s() - cpu0;
-		if (ret)
-			used = -1;
-		if (write(reply, &used, sizeof(used)) != sizeof(used))
+		rep.cpu = ret ? -1 : self_cpu_s() - cpu0;
+		if (write(reply, &rep, sizeof(rep)) != sizeof(rep))
 			_exit(3);
 	}
 	_exit(0);
@@ -255,7 +266,7 @@ static void vm_main(int vmi, int cmd, int reply, const char *table)
 static int vms_start(struct vm *v, const char *table)
 {
 	int i, j, a[2], b[2];
-	double ready;
+	struct reply ready;
 
 	for (i = 0; i < cfg.vms; i++) {
 		if (pipe(a) || pipe(b))
@@ -286,18 +297,21 @@ static int vms_start(struct vm *v, const char *table)
 }
 
 /* Send @c to every VM, wait for all; returns their CPU seconds, or -1. */
-static double vms_cmd(struct vm *v, char c)
+static double vms_cmd(struct vm *v, char c, uint64_t *value)
 {
-	double sum = 0, used;
+	struct reply rep;
+	double sum = 0;
 	int i;
 
 	for (i = 0; i < cfg.vms; i++)
 		if (write(v[i].cmd, &c, 1) != 1)
 			return -1;
 	for (i = 0; i < cfg.vms; i++) {
-		if (read(v[i].reply, &used, sizeof(used)) != sizeof(used) || used < 0)
+		if (read(v[i].reply, &rep, sizeof(rep)) != sizeof(rep) || rep.cpu < 0)
 			return -1;
-		sum += used;
+		sum += rep.cpu;
+		if (value)
+			*value += rep.value;
 	}
 	return sum;
 }
@@ -316,9 +330,10 @@ static void vms_stop(struct vm *v)
 		waitpid(v[i].pid, NULL, 0);
 }
 
-static uint64_t vms_progress(const struct vm *v)
+/* Pages of our VMs merged by KSM or (vmhint) dropped as zero: @extra. */
+static uint64_t vms_progress(const struct vm *v, uint64_t extra)
 {
-	uint64_t sum = 0;
+	uint64_t sum = extra;
 	int i;
 
 	for (i = 0; i < cfg.vms; i++) {
@@ -398,6 +413,7 @@ struct result {
 	double cpu90;                 /* ksmd + library CPU when 90% was reached */
 	pid_t ksmd;
 	double ksmd_c0, lib_c0;       /* lib_c0: library CPU before the burst */
+	uint64_t zero_reclaimed;      /* vmhint: zero pages dropped by the VMs */
 	uint64_t est_saved, est_merging;
 	int err;
 };
@@ -416,7 +432,7 @@ static void wait_90(struct result *r, const struct vm *v, double t0, unsigned in
 	uint64_t goal = achievable_merging(), p = 0;
 
 	while (!stop_flag) {
-		p = vms_progress(v);
+		p = vms_progress(v, 0);
 		if (p * 10 >= goal * 9) {
 			r->reached = true;
 			r->t90 = now_s() - t0;
@@ -452,7 +468,7 @@ static void run_ksm_mode(struct result *r, bool advisor, pid_t ksmd, unsigned in
 	c0 = task_cpu_s(ksmd);
 	r->ksmd = ksmd;
 	r->ksmd_c0 = c0;
-	if (vms_cmd(v, 'M') < 0 || (r->err = set_knobs(set, val))) {
+	if (vms_cmd(v, 'M', NULL) < 0 || (r->err = set_knobs(set, val))) {
 		r->err = r->err ? r->err : -EIO;
 		vms_stop(v);
 		return;
@@ -476,7 +492,7 @@ static int burst_watch(void *opaque)
 {
 	struct burst_watch *w = opaque;
 
-	if (!w->r->reached && vms_progress(w->v) * 10 >= w->goal * 9) {
+	if (!w->r->reached && vms_progress(w->v, w->r->zero_reclaimed) * 10 >= w->goal * 9) {
 		w->r->reached = true;
 		w->r->t90 = now_s() - w->t0;
 		w->r->cpu90 = task_cpu_s(w->r->ksmd) - w->r->ksmd_c0 + w->r->lib_c0 +
@@ -538,13 +554,13 @@ static void run_vmhint_mode(struct result *r, pid_t ksmd, unsigned int cap)
 	pc0 = self_cpu_s();
 	r->ksmd = ksmd;
 	r->ksmd_c0 = c0;
-	cpu = vms_cmd(v, 'S');
+	cpu = vms_cmd(v, 'S', NULL);
 	if (cpu < 0 || (r->err = vmhint_estimate(r, table))) {
 		r->err = r->err ? r->err : -EIO;
 		goto stop;
 	}
 	r->lib_cpu = cpu;
-	cpu = vms_cmd(v, 'K');
+	cpu = vms_cmd(v, 'K', &r->zero_reclaimed);
 	if (cpu < 0) {
 		r->err = -EIO;
 		goto stop;
@@ -557,7 +573,9 @@ static void run_vmhint_mode(struct result *r, pid_t ksmd, unsigned int cap)
 				  .goal = achievable_merging() };
 	bo.pids = pids;
 	bo.nr_pids = (uint32_t)cfg.vms;
-	bo.target_pages = r->est_merging;
+	/* KSM's part: what is left after the zero pages were dropped. */
+	bo.target_pages = r->est_merging - (r->est_merging > r->zero_reclaimed ?
+					    r->zero_reclaimed : r->est_merging);
 	bo.pages_to_scan = cfg.burst_pages;
 	bo.sleep_millisecs = cfg.burst_sleep_ms;
 	bo.use_zero_pages = true;
@@ -569,7 +587,8 @@ static void run_vmhint_mode(struct result *r, pid_t ksmd, unsigned int cap)
 	r->ksmd_cpu = task_cpu_s(ksmd) - c0;
 	r->lib_cpu += self_cpu_s() - pc0;
 	r->wall = now_s() - t0;
-	r->final_pct = 100.0 * (double)vms_progress(v) / (double)achievable_merging();
+	r->final_pct = 100.0 * (double)vms_progress(v, r->zero_reclaimed) /
+		       (double)achievable_merging();
 	r->capped = r->err == -ETIMEDOUT;
 	if (r->err == -ETIMEDOUT)
 		r->err = 0;
@@ -693,8 +712,9 @@ static void print_mode(const struct result *r, bool last)
 	       r->reached ? "" : "-", r->reached ? r->cpu90 : 1.0,
 	       r->ksmd_cpu, r->lib_cpu, r->ksmd_cpu + r->lib_cpu);
 	if (r->est_merging)
-		printf(", \"estimate_saved_pages\": %" PRIu64 ", \"estimate_merging_pages\": %" PRIu64,
-		       r->est_saved, r->est_merging);
+		printf(", \"estimate_saved_pages\": %" PRIu64 ", \"estimate_merging_pages\": %" PRIu64
+		       ", \"zero_pages_dropped\": %" PRIu64, r->est_saved, r->est_merging,
+		       r->zero_reclaimed);
 	printf("}%s\n", last ? "" : ",");
 }
 
@@ -702,7 +722,8 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--quick] [--vms N] [--mib N] [--run-pages N] [--burst-pages N]\n"
-		"          [--burst-sleep-ms N] [--cap-default S] [--cap S]\n"
+		"          [--burst-sleep-ms N] [--cap-default S] [--cap S] [--no-zero-reclaim]\n"
+		"          [--vmhint-only]\n"
 		"  --quick: CI mode, smaller caps; KSM-default baseline capped at 20 s\n", argv0);
 	exit(2);
 }
@@ -718,6 +739,8 @@ static void parse(int argc, char **argv)
 		{ "burst-sleep-ms", required_argument, NULL, 's' },
 		{ "cap-default", required_argument, NULL, 'D' },
 		{ "cap", required_argument, NULL, 'C' },
+		{ "no-zero-reclaim", no_argument, NULL, 'Z' },
+		{ "vmhint-only", no_argument, NULL, 'O' },
 		{ 0 } };
 	int c;
 
@@ -731,6 +754,8 @@ static void parse(int argc, char **argv)
 		case 's': cfg.burst_sleep_ms = (uint32_t)atoi(optarg); break;
 		case 'D': cfg.cap_default_s = (unsigned int)atoi(optarg); break;
 		case 'C': cfg.cap_other_s = (unsigned int)atoi(optarg); break;
+		case 'Z': cfg.no_zero_reclaim = true; break;
+		case 'O': cfg.vmhint_only = true; break;
 		default: usage(argv[0]);
 		}
 	}
@@ -768,6 +793,8 @@ int main(int argc, char **argv)
 
 	run_vmhint_mode(&res[2], ksmd, cfg.cap_other_s);
 	ksm_reset(may_unmerge);
+	if (cfg.vmhint_only)
+		stop_flag = 1;
 	if (!stop_flag)
 		run_ksm_mode(&res[1], true, ksmd, cfg.cap_other_s);
 	ksm_reset(may_unmerge);
@@ -781,8 +808,9 @@ int main(int argc, char **argv)
 	restore_knobs();
 
 	image_count((cfg.mib << 20) / PAGE, count);
-	printf("{\n  \"bench\": \"dedupe\",\n  \"quick\": %s,\n  \"interrupted\": %s,\n",
-	       cfg.quick ? "true" : "false", stop_flag ? "true" : "false");
+	printf("{\n  \"bench\": \"dedupe\",\n  \"quick\": %s,\n  \"vmhint_only\": %s,\n"
+	       "  \"interrupted\": %s,\n", cfg.quick ? "true" : "false",
+	       cfg.vmhint_only ? "true" : "false", stop_flag && !cfg.vmhint_only ? "true" : "false");
 	printf("  \"note\": \"%s\",\n", cfg.quick ?
 	       "quick mode: ksm-default capped at 20 s, other modes at 60 s" :
 	       "full mode: ksm-default capped at --cap-default seconds");
@@ -794,8 +822,10 @@ int main(int argc, char **argv)
 	printf("  \"host\": {\"ksmd_pid\": %d, \"ksm_idle_at_start\": %s, "
 	       "\"foreign_mergeable_pid\": %d},\n", (int)ksmd, idle ? "true" : "false", (int)foreign);
 	printf("  \"vmhint_burst\": {\"pages_to_scan\": %u, \"sleep_millisecs\": %u, "
-	       "\"use_zero_pages\": true, \"mark\": \"dense 1 MiB chunks >= 25%%, <= 32 ranges\"},\n",
-	       cfg.burst_pages, cfg.burst_sleep_ms);
+	       "\"use_zero_pages\": true, \"mark\": \"dense 1 MiB chunks >= 25%%, <= 32 ranges\", "
+	       "\"zero_pages\": \"%s\"},\n", cfg.burst_pages, cfg.burst_sleep_ms,
+	       cfg.no_zero_reclaim ? "left to KSM use_zero_pages" :
+	       "dropped by vmhint_dedupe_zero_reclaim (uffd-wp + MADV_DONTNEED)");
 	printf("  \"modes\": [\n");
 	for (i = 0; i < 3; i++)
 		print_mode(&res[i], i == 2);
@@ -811,5 +841,5 @@ int main(int argc, char **argv)
 	printf("  \"goal\": {\"vmhint_time_to_90pct_le_5s\": %s, \"vmhint_cpu_le_advisor\": %s}\n}\n",
 	       res[2].reached && res[2].t90 <= 5.0 ? "true" : "false",
 	       res[2].reached && res[1].reached && res[2].cpu90 <= res[1].cpu90 ? "true" : "false");
-	return stop_flag ? 130 : 0;
+	return stop_flag && !cfg.vmhint_only ? 130 : 0;
 }

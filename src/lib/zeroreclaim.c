@@ -71,6 +71,21 @@ static int zr_drop(struct zr *z, uint64_t off, uint64_t len)
 }
 
 /*
+ * Dropped pages are gone, not zero pages to merge: forget their
+ * fingerprints so dense KSM marking does not count them.
+ */
+static void zr_forget(struct zr *z, uint64_t off, uint64_t len)
+{
+	uint64_t i, first = off / VMHINT_PAGE_SIZE, n = len / VMHINT_PAGE_SIZE;
+
+	for (i = first; i < first + n; i++) {
+		z->d->fp[i] = FP_NONE;
+		z->d->mergeable[i / 64] &= ~(1ULL << (i % 64));
+	}
+	z->reclaimed += n;
+}
+
+/*
  * Steps 2-3 for the protected run [off, off + n * ps): punch each maximal
  * sub-run of zero pages. A page that stopped being zero was written by
  * the guest after the unprotected pre-check: counted, left alone.
@@ -94,7 +109,7 @@ static int zr_check_and_drop(struct zr *z, uint64_t off, uint64_t n)
 		if (zeros) {
 			ret = zr_drop(z, off + start * z->ps, zeros * z->ps);
 			if (!ret)
-				z->reclaimed += zeros * z->ps / VMHINT_PAGE_SIZE;
+				zr_forget(z, off + start * z->ps, zeros * z->ps);
 			zeros = 0;
 		}
 	}
