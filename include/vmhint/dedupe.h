@@ -152,7 +152,9 @@ VMHINT_EXPORT int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint
  * with counts. Writers publish only into their own slot (a sequence
  * counter makes readers retry torn copies), so publishing takes no lock.
  * Readers treat the segment as hostile - any process with access could
- * have scribbled on it - and validate everything they copy out.
+ * have scribbled on it - and validate everything they copy out. A process
+ * with access could still truncate the segment and make readers fault:
+ * give access only to processes of equal trust (one host's QEMUs).
  */
 
 struct vmhint_dedupe_table_opts {

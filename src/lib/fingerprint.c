@@ -24,8 +24,10 @@
 
 #include "dedupe.h"
 
-/* Pages per mincore() call and per copy of the page-state bitmap. */
+/* Pages per mincore() call and per hold of the region lock. */
 #define SCAN_CHUNK 512
+/* Pages per step of an unlimited vmhint_dedupe_scan_pass() (32 MiB). */
+#define PASS_STEP 8192
 
 /*
  * OR eight words at a time: a non-zero page usually fails in the first
@@ -54,33 +56,31 @@ static uint64_t fp_of_page(const void *page)
 	return h < FP_FIRST_REAL ? h + FP_FIRST_REAL : h;
 }
 
-/* Copy the unused bits of pages [first, first + n) into @out (n <= SCAN_CHUNK). */
-static void copy_unused_bits(struct vmhint_region *r, uint64_t first, uint64_t n, uint64_t *out)
+static bool page_unused(const struct vmhint_region *r, uint64_t idx)
 {
-	uint64_t i;
-
-	memset(out, 0, SCAN_CHUNK / 8);
-	pthread_mutex_lock(&r->lock);
-	if (r->state.unused && r->state.nr_unused) {
-		for (i = 0; i < n; i++)
-			if (bit_test(r->state.unused, first + i))
-				bit_set(out, i);
-	}
-	pthread_mutex_unlock(&r->lock);
+	return r->state.unused && r->state.nr_unused && bit_test(r->state.unused, idx);
 }
 
+/*
+ * One chunk under the region lock: the discard engine drops pages under
+ * that lock, so no page vanishes between mincore() and our read (reading
+ * a freshly punched shmem page would allocate it again). The lock is held
+ * for one chunk only, a fraction of a millisecond of hashing.
+ */
 static int64_t scan_chunk(struct vmhint_dedupe *d, struct vmhint_region *r, uint64_t first,
 			  uint64_t n)
 {
 	unsigned char vec[SCAN_CHUNK];
-	uint64_t unused[SCAN_CHUNK / 64];
 	uint64_t i, scanned = 0;
+	int64_t ret = (int64_t)n;
 
-	copy_unused_bits(r, first, n, unused);
-	if (mincore(d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec))
-		return -errno;
+	pthread_mutex_lock(&r->lock);
+	if (mincore(d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec)) {
+		ret = -errno;
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		if (bit_test(unused, i) || !(vec[i] & 1)) {
+		if (!(vec[i] & 1) || page_unused(r, first + i)) {
 			d->fp[first + i] = FP_NONE;
 			continue;
 		}
@@ -89,7 +89,9 @@ static int64_t scan_chunk(struct vmhint_dedupe *d, struct vmhint_region *r, uint
 	}
 	dd_add(d, pages_scanned, scanned);
 	dd_add(d, pages_skipped, n - scanned);
-	return n;
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
 }
 
 /*
@@ -248,7 +250,8 @@ VMHINT_API int64_t vmhint_dedupe_scan_pass(struct vmhint_dedupe *d)
 	start = dedupe_now_ns();
 	passes = atomic_load(&d->c.passes);
 	while (atomic_load(&d->c.passes) == passes) {
-		n = vmhint_dedupe_scan(d, d->rate ? SCAN_CHUNK : 0);
+		/* Bounded steps: region add/remove wait for regions_lock meanwhile. */
+		n = vmhint_dedupe_scan(d, d->rate ? SCAN_CHUNK : PASS_STEP);
 		if (n < 0)
 			return n;
 		total += (uint64_t)n;
