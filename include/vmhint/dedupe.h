@@ -477,7 +477,8 @@ struct vmhint_ksm_burst_result {
  *
  * Return: 0 (target reached or steady), -ETIMEDOUT, -ECANCELED (stopped
  * by should_stop), -EPERM without the right to change KSM knobs (then KSM
- * is left alone), -ENOENT without KSM.
+ * is left alone), -ENOENT without KSM, -EBUSY while another thread of
+ * this process runs a burst.
  */
 VMHINT_EXPORT int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
 				   struct vmhint_ksm_burst_result *result);

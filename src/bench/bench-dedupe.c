@@ -48,6 +48,7 @@ struct cfg {
 	uint32_t burst_pages, burst_sleep_ms;
 	bool no_zero_reclaim;
 	bool vmhint_only;     /* tuning: skip the baselines and the extras */
+	bool no_unmerge;      /* keep merged pages between modes */
 };
 
 static struct cfg cfg = {
@@ -379,9 +380,10 @@ static int set_knobs(uint32_t set, const uint64_t *val)
 }
 
 /*
- * After a mode: put the knobs back and, if KSM was idle when we started
- * and nobody else is mergeable, unmerge our leftovers (stable nodes of
- * exited VMs) so the next mode starts from the same state.
+ * After a mode: put the knobs back and unmerge everything (run=2), so the
+ * next mode starts from an empty stable tree and stale nodes of exited
+ * VMs help no one. run=2 unmerges other processes' pages too; on a host
+ * where KSM is off by default, that is the state before the bench.
  */
 static void ksm_reset(bool may_unmerge)
 {
@@ -723,7 +725,7 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s [--quick] [--vms N] [--mib N] [--run-pages N] [--burst-pages N]\n"
 		"          [--burst-sleep-ms N] [--cap-default S] [--cap S] [--no-zero-reclaim]\n"
-		"          [--vmhint-only]\n"
+		"          [--vmhint-only] [--no-unmerge]\n"
 		"  --quick: CI mode, smaller caps; KSM-default baseline capped at 20 s\n", argv0);
 	exit(2);
 }
@@ -741,6 +743,7 @@ static void parse(int argc, char **argv)
 		{ "cap", required_argument, NULL, 'C' },
 		{ "no-zero-reclaim", no_argument, NULL, 'Z' },
 		{ "vmhint-only", no_argument, NULL, 'O' },
+		{ "no-unmerge", no_argument, NULL, 'U' },
 		{ 0 } };
 	int c;
 
@@ -756,6 +759,7 @@ static void parse(int argc, char **argv)
 		case 'C': cfg.cap_other_s = (unsigned int)atoi(optarg); break;
 		case 'Z': cfg.no_zero_reclaim = true; break;
 		case 'O': cfg.vmhint_only = true; break;
+		case 'U': cfg.no_unmerge = true; break;
 		default: usage(argv[0]);
 		}
 	}
@@ -789,7 +793,8 @@ int main(int argc, char **argv)
 	vmhint_ksm_global_get(&g);
 	idle = !g.pages_shared && !g.pages_sharing && !g.ksm_zero_pages;
 	foreign = foreign_mergeable();
-	may_unmerge = idle && !foreign;
+	may_unmerge = !cfg.no_unmerge;
+	ksm_reset(may_unmerge);
 
 	run_vmhint_mode(&res[2], ksmd, cfg.cap_other_s);
 	ksm_reset(may_unmerge);
@@ -819,8 +824,25 @@ int main(int argc, char **argv)
 	       ", \"unique\": %" PRIu64 "}, \"achievable_merging_pages\": %" PRIu64
 	       ", \"progress_metric\": \"sum over VM processes of ksm_merging_pages + ksm_zero_pages\"},\n",
 	       cfg.vms, cfg.mib, cfg.run_pages, count[0], count[1], count[2], achievable_merging());
+	{
+		struct vmhint_ksm_process fp = { .size = sizeof(fp) };
+		char load[64] = "";
+		FILE *f = fopen("/proc/loadavg", "r");
+
+		if (f && !fgets(load, sizeof(load), f))
+			load[0] = '\0';
+		if (f)
+			fclose(f);
+		load[strcspn(load, "\n")] = '\0';
+		if (foreign)
+			vmhint_ksm_process_get(foreign, &fp);
+		printf("  \"host_load\": {\"loadavg_at_end\": \"%s\", "
+		       "\"foreign_rmap_items_at_end\": %" PRIu64 "},\n", load, fp.rmap_items);
+	}
 	printf("  \"host\": {\"ksmd_pid\": %d, \"ksm_idle_at_start\": %s, "
-	       "\"foreign_mergeable_pid\": %d},\n", (int)ksmd, idle ? "true" : "false", (int)foreign);
+	       "\"foreign_mergeable_pid\": %d, \"unmerge_between_modes\": %s, "
+	       "\"mode_order\": \"vmhint, ksm-advisor, ksm-default\"},\n", (int)ksmd,
+	       idle ? "true" : "false", (int)foreign, may_unmerge ? "true" : "false");
 	printf("  \"vmhint_burst\": {\"pages_to_scan\": %u, \"sleep_millisecs\": %u, "
 	       "\"use_zero_pages\": true, \"mark\": \"dense 1 MiB chunks >= 25%%, <= 32 ranges\", "
 	       "\"zero_pages\": \"%s\"},\n", cfg.burst_pages, cfg.burst_sleep_ms,

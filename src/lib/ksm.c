@@ -605,26 +605,43 @@ static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_b
 	}
 }
 
-VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
-				struct vmhint_ksm_burst_result *result)
+/*
+ * Two bursts of one process at once would each save the other's boosted
+ * knobs and "restore" them: one burst per process at a time.
+ */
+static pthread_mutex_t burst_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int burst_locked(const struct vmhint_ksm_burst_opts *opts, struct vmhint_ksm_burst_result *r)
 {
 	struct vmhint_ksm_knobs saved = { .size = sizeof(saved) };
-	struct vmhint_ksm_burst_result r = { .size = sizeof(r) };
 	int ret, ret2;
 
-	if (!opts || opts->size < sizeof(*opts) || (result && result->size < sizeof(*result)) ||
-	    (opts->nr_pids && !opts->pids))
-		return -EINVAL;
 	ret = vmhint_ksm_knobs_get(&saved);
 	if (ret)
 		return ret;
 	ret = burst_start(opts, &saved);
 	if (ret)
 		return ret;
-	ret = burst_wait(opts, &r);
-	r.reached = ret == 0;
+	ret = burst_wait(opts, r);
+	r->reached = ret == 0;
 	ret2 = vmhint_ksm_knobs_restore(&saved);
+	return ret ? ret : ret2;
+}
+
+VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
+				struct vmhint_ksm_burst_result *result)
+{
+	struct vmhint_ksm_burst_result r = { .size = sizeof(r) };
+	int ret;
+
+	if (!opts || opts->size < sizeof(*opts) || (result && result->size < sizeof(*result)) ||
+	    (opts->nr_pids && !opts->pids))
+		return -EINVAL;
+	if (pthread_mutex_trylock(&burst_lock))
+		return -EBUSY;
+	ret = burst_locked(opts, &r);
+	pthread_mutex_unlock(&burst_lock);
 	if (result)
 		*result = r;
-	return ret ? ret : ret2;
+	return ret;
 }
