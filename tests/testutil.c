@@ -318,6 +318,7 @@ struct vmhint_stats stats_of(struct vmhint_ctx *ctx)
 
 static long huge_saved = -1;
 static int huge_lock_fd = -1;
+static pid_t huge_owner;   /* Check forks: only the reserving process restores */
 
 static long read_long(const char *path)
 {
@@ -353,6 +354,8 @@ unsigned long huge_pool_free(void)
 
 void huge_pool_restore(void)
 {
+	if (getpid() != huge_owner)
+		return;
 	if (huge_saved >= 0)
 		write_long(NR_HUGEPAGES, huge_saved);
 	huge_saved = -1;
@@ -365,6 +368,7 @@ bool huge_pool_reserve(unsigned long pages, char *why, size_t why_len)
 {
 	long have;
 
+	huge_owner = getpid();
 	huge_lock_fd = open(HUGE_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (huge_lock_fd < 0 || flock(huge_lock_fd, LOCK_EX) < 0) {
 		snprintf(why, why_len, "cannot lock %s: %s", HUGE_LOCK, strerror(errno));

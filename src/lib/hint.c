@@ -135,23 +135,56 @@ static uint32_t coalesce(struct target *t, uint32_t nr)
 	return out;
 }
 
-/* Small-page backings: the hinted runs are the drop runs. */
-static int unused_small(struct vmhint_ctx *ctx, struct vmhint_region *r,
-			const struct discard_run *runs, size_t nr)
+/*
+ * The parts of @runs whose pages are not UNUSED yet. A page the guest hinted
+ * before and has not hinted STABLE since is still dropped: leave it alone.
+ */
+static int fresh_runs(struct vmhint_region *r, const struct discard_run *runs, size_t nr,
+		      struct run_list *fresh)
+{
+	uint64_t start, len;
+	int err = 0;
+
+	for (size_t i = 0; i < nr && !err; i++) {
+		uint64_t pos = runs[i].first, end = runs[i].first + runs[i].n;
+
+		while (!err && pagestate_next_clear_run(r->state.unused, pos, end, &start, &len)) {
+			err = run_list_append(fresh, start, len);
+			pos = start + len;
+		}
+	}
+	return err;
+}
+
+/* Sticky state (the guest sends STABLE before reuse): mark, then drop or defer. */
+static int unused_small_sticky(struct vmhint_ctx *ctx, struct vmhint_region *r,
+			       const struct discard_run *runs, size_t nr, uint64_t *changed)
 {
 	bool lazy = atomic_load(&ctx->mode) == VMHINT_MODE_LAZY;
-	uint64_t pending_before = r->state.nr_pending;
+	struct run_list fresh = { 0 };
+	int err = fresh_runs(r, runs, nr, &fresh);
 
-	if (ctx_guest_sends_stable(ctx)) {
-		for (size_t i = 0; i < nr; i++)
-			pagestate_set_unused(&r->state, runs[i].first, runs[i].n, lazy);
-		if (lazy) {
-			atomic_fetch_add(&ctx->pending_bytes,
-					 (r->state.nr_pending - pending_before) * VMHINT_PAGE_SIZE);
-			return 0;
-		}
-		return discard_runs(ctx, r, runs, nr, DISCARD_NOW);
-	}
+	for (size_t i = 0; !err && i < fresh.n; i++)
+		*changed += pagestate_set_unused(&r->state, fresh.v[i].first, fresh.v[i].n, lazy);
+	if (!err && lazy)
+		atomic_fetch_add(&ctx->pending_bytes, *changed * VMHINT_PAGE_SIZE);
+	else if (!err)
+		err = discard_runs(ctx, r, fresh.v, fresh.n, DISCARD_NOW);
+	free(fresh.v);
+	return err;
+}
+
+/* Small-page backings: the hinted runs are the drop runs. */
+static int unused_small(struct vmhint_ctx *ctx, struct vmhint_region *r,
+			const struct discard_run *runs, size_t nr, uint64_t pages,
+			uint64_t *changed)
+{
+	bool lazy = atomic_load(&ctx->mode) == VMHINT_MODE_LAZY;
+
+	if (ctx_guest_sends_stable(ctx))
+		return unused_small_sticky(ctx, r, runs, nr, changed);
+	/* No state outlives the request: every page goes through UNUSED. */
+	*changed = pages;
 	if (lazy && r->backing == VMHINT_BACKING_ANON)
 		return discard_runs(ctx, r, runs, nr, DISCARD_LAZY);
 	if (lazy)
@@ -191,7 +224,8 @@ static void forget_runs(struct vmhint_region *r, const struct discard_run *runs,
  * huge pages this request completed.
  */
 static int unused_huge(struct vmhint_ctx *ctx, struct vmhint_region *r,
-		       const struct discard_run *runs, size_t nr)
+		       const struct discard_run *runs, size_t nr, uint64_t pages,
+		       uint64_t *changed)
 {
 	uint64_t pph = r->state.pages_per_huge;
 	uint64_t base = runs[0].first / pph;
@@ -208,7 +242,9 @@ static int unused_huge(struct vmhint_ctx *ctx, struct vmhint_region *r,
 	for (uint64_t h = 0; h < span; h++)
 		full_before[h] = pagestate_huge_all_unused(&r->state, base + h);
 	for (size_t i = 0; i < nr; i++)
-		pagestate_set_unused(&r->state, runs[i].first, runs[i].n, false);
+		*changed += pagestate_set_unused(&r->state, runs[i].first, runs[i].n, false);
+	if (!sticky)
+		*changed = pages;
 	err = collect_completed(r, runs, nr, full_before, base, &done);
 	free(full_before);
 
@@ -234,7 +270,8 @@ static int unused_huge(struct vmhint_ctx *ctx, struct vmhint_region *r,
 }
 
 static int apply_unused(struct vmhint_ctx *ctx, struct vmhint_region *r,
-			const struct discard_run *runs, size_t nr, uint64_t pages)
+			const struct discard_run *runs, size_t nr, uint64_t pages,
+			uint64_t *changed)
 {
 	if (atomic_load(&ctx->inhibit_depth) > 0) {
 		/* Acknowledged, nothing dropped: the pages stay STABLE. */
@@ -242,8 +279,8 @@ static int apply_unused(struct vmhint_ctx *ctx, struct vmhint_region *r,
 		return 0;
 	}
 	if (region_is_huge(r))
-		return unused_huge(ctx, r, runs, nr);
-	return unused_small(ctx, r, runs, nr);
+		return unused_huge(ctx, r, runs, nr, pages, changed);
+	return unused_small(ctx, r, runs, nr, pages, changed);
 }
 
 static void populate(struct vmhint_ctx *ctx, struct vmhint_region *r,
@@ -260,12 +297,12 @@ static void populate(struct vmhint_ctx *ctx, struct vmhint_region *r,
 }
 
 static int apply_stable(struct vmhint_ctx *ctx, struct vmhint_region *r,
-			const struct discard_run *runs, size_t nr)
+			const struct discard_run *runs, size_t nr, uint64_t *changed)
 {
 	uint64_t cancelled;
 
 	for (size_t i = 0; i < nr; i++) {
-		pagestate_set_stable(&r->state, runs[i].first, runs[i].n, &cancelled);
+		*changed += pagestate_set_stable(&r->state, runs[i].first, runs[i].n, &cancelled);
 		if (cancelled) {
 			count_add(ctx, pending_cancelled, cancelled);
 			atomic_fetch_sub(&ctx->pending_bytes, cancelled * VMHINT_PAGE_SIZE);
@@ -276,15 +313,18 @@ static int apply_stable(struct vmhint_ctx *ctx, struct vmhint_region *r,
 	return 0;
 }
 
-/* Apply @op to the coalesced targets, one region (and one lock) at a time. */
+/*
+ * Apply @op to the coalesced targets, one region (and one lock) at a time.
+ * *@changed receives the pages whose state changed.
+ */
 static int apply_targets(struct vmhint_ctx *ctx, uint16_t op, const struct target *t,
-			 uint32_t nr, struct discard_run *runs)
+			 uint32_t nr, struct discard_run *runs, uint64_t *changed)
 {
 	int err = 0;
 
 	for (uint32_t i = 0; i < nr;) {
 		struct vmhint_region *r = t[i].r;
-		uint64_t pages = 0;
+		uint64_t pages = 0, region_changed = 0;
 		size_t n = 0;
 		int e;
 
@@ -294,10 +334,11 @@ static int apply_targets(struct vmhint_ctx *ctx, uint16_t op, const struct targe
 		}
 		pthread_mutex_lock(&r->lock);
 		if (op == VMHINT_OP_UNUSED)
-			e = apply_unused(ctx, r, runs, n, pages);
+			e = apply_unused(ctx, r, runs, n, pages, &region_changed);
 		else
-			e = apply_stable(ctx, r, runs, n);
+			e = apply_stable(ctx, r, runs, n, &region_changed);
 		pthread_mutex_unlock(&r->lock);
+		*changed += region_changed;
 		if (e && !err)
 			err = e;
 	}
@@ -340,7 +381,7 @@ static int check_all(struct vmhint_ctx *ctx, const struct vmhint_range *ranges, 
 int hint_apply(struct vmhint_ctx *ctx, uint16_t op, const struct vmhint_range *ranges,
 	       uint32_t nr, uint64_t *changed)
 {
-	uint64_t t0 = now_ns(), pages = 0;
+	uint64_t t0 = now_ns(), pages = 0, changed_pages = 0;
 	struct discard_run *runs;
 	struct target *t;
 	int status;
@@ -370,9 +411,9 @@ int hint_apply(struct vmhint_ctx *ctx, uint16_t op, const struct vmhint_range *r
 		nr = coalesce(t, nr);
 		for (uint32_t i = 0; i < nr; i++)
 			pages += t[i].run.n;
-		if (apply_targets(ctx, op, t, nr, runs))
+		if (apply_targets(ctx, op, t, nr, runs, &changed_pages))
 			status = VMHINT_WIRE_ERR_IO;
-		if (atomic_load(&ctx->pending_bytes) > ctx->lazy_max_pending)
+		if (atomic_load(&ctx->pending_bytes) >= ctx->lazy_max_pending)
 			hint_flush_locked(ctx);
 	}
 	pthread_rwlock_unlock(&ctx->regions_lock);
@@ -382,7 +423,7 @@ int hint_apply(struct vmhint_ctx *ctx, uint16_t op, const struct vmhint_range *r
 	if (status == VMHINT_WIRE_OK || status == VMHINT_WIRE_ERR_IO)
 		count_applied(ctx, op, pages, t0);
 	if (changed)
-		*changed = pages * VMHINT_PAGE_SIZE;
+		*changed = changed_pages * VMHINT_PAGE_SIZE;
 	return status;
 }
 

@@ -120,6 +120,26 @@ uint64_t pagestate_set_unused(struct vmhint_pagestate *ps, uint64_t first, uint6
 	return changed;
 }
 
+/*
+ * Only whole huge pages are ever PENDING. Once a STABLE hint makes one
+ * incomplete, none of its parts may be dropped: cancel them all.
+ * Returns how many pending bits were cleared.
+ */
+static uint64_t cancel_incomplete_huge(struct vmhint_pagestate *ps, uint64_t first, uint64_t n)
+{
+	uint64_t pph = ps->pages_per_huge, cancelled = 0;
+
+	for (uint64_t h = first / pph; h <= (first + n - 1) / pph; h++) {
+		if (ps->huge_unused[h] == pph)
+			continue;
+		for (uint64_t w = h * pph / BITS; w < (h + 1) * pph / BITS; w++) {
+			cancelled += popcount(ps->pending[w]);
+			ps->pending[w] = 0;
+		}
+	}
+	return cancelled;
+}
+
 uint64_t pagestate_set_stable(struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
 			      uint64_t *cancelled)
 {
@@ -137,6 +157,8 @@ uint64_t pagestate_set_stable(struct vmhint_pagestate *ps, uint64_t first, uint6
 		huge_add(ps, i, -(int64_t)gone);
 		changed += gone;
 	}
+	if (ps->huge_unused && n)
+		was_pending += cancel_incomplete_huge(ps, first, n);
 	ps->nr_unused -= changed;
 	ps->nr_pending -= was_pending;
 	if (cancelled)
@@ -202,5 +224,17 @@ bool pagestate_next_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
 		return false;
 	*start = s;
 	*len = find_clear(bitmap, s, end) - s;
+	return true;
+}
+
+bool pagestate_next_clear_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
+			      uint64_t *start, uint64_t *len)
+{
+	uint64_t s = find_clear(bitmap, from, end);
+
+	if (s >= end)
+		return false;
+	*start = s;
+	*len = find_set(bitmap, s, end) - s;
 	return true;
 }

@@ -92,7 +92,7 @@ static int region_create(const struct vmhint_region_opts *o, struct vmhint_regio
 	if (o->name)
 		snprintf(r->name, sizeof(r->name), "%s", o->name);
 
-	err = backing_detect(o->hva, o->len, o->fd, &r->backing, &r->page_size);
+	err = backing_detect(o->hva, o->len, o->fd, o->fd_offset, &r->backing, &r->page_size);
 	if (!err && ((uintptr_t)o->hva % r->page_size || o->len % r->page_size ||
 		     o->gpa % r->page_size))
 		err = -EINVAL; /* huge pages are dropped whole: they must line up */
