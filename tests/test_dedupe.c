@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -807,7 +808,7 @@ struct writer {
 	int id;
 	uint64_t *mem, *shadow;
 	atomic_bool *stop;
-	uint64_t writes;
+	atomic_uint_fast64_t writes;
 };
 
 static void *writer_main(void *arg)
@@ -829,9 +830,36 @@ static void *writer_main(void *arg)
 			w->mem[word] = v;
 			w->shadow[word] = v;
 		}
-		w->writes++;
+		atomic_fetch_add(&w->writes, 1);
 	}
 	return NULL;
+}
+
+/*
+ * Widen the race window: the library's drops (fallocate punch, madvise
+ * DONTNEED) resolve to these definitions in the test program, which wait
+ * before the real system call. Without write-protection, a write landing
+ * in that wait is lost, and the check below catches it (it does, with the
+ * protection disabled); with it, writers wait instead.
+ */
+static atomic_int drop_delay_us;
+
+int fallocate(int fd, int mode, off_t offset, off_t len)
+{
+	int us = atomic_load(&drop_delay_us);
+
+	if (us)
+		usleep((useconds_t)us);
+	return (int)syscall(SYS_fallocate, fd, mode, offset, len);
+}
+
+int madvise(void *addr, size_t len, int advice)
+{
+	int us = atomic_load(&drop_delay_us);
+
+	if (us && advice == MADV_DONTNEED)
+		usleep((useconds_t)us);
+	return (int)syscall(SYS_madvise, addr, len, advice);
 }
 
 static const enum tmem_kind race_kinds[] = { TMEM_MEMFD, TMEM_ANON };
@@ -846,6 +874,7 @@ START_TEST(zero_reclaim_loses_no_write)
 	atomic_bool stop = false;
 	struct vmhint_region *r;
 	struct vmhint_dedupe *d;
+	struct timespec t0, t1;
 	int64_t n;
 	int round;
 
@@ -856,24 +885,36 @@ START_TEST(zero_reclaim_loses_no_write)
 	for (i = 0; i < NR_WRITERS; i++) {
 		w[i] = (struct writer){ .id = (int)i, .mem = (uint64_t *)m.hva, .shadow = shadow,
 				       .stop = &stop };
+		atomic_init(&w[i].writes, 0);
 		ck_assert_int_eq(pthread_create(&w[i].th, NULL, writer_main, &w[i]), 0);
 	}
-	for (round = 0; round < 300; round++) {
+	atomic_store(&drop_delay_us, 50);
+	/* Start once every writer runs; go on for 300 rounds and at least 1.5 s. */
+	for (i = 0; i < NR_WRITERS; i++)
+		while (atomic_load(&w[i].writes) < 1000)
+			usleep(1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (round = 0;; round++) {
 		n = vmhint_dedupe_zero_reclaim(d, &zo);
 		ck_assert_int_ge(n, 0);
 		total += (uint64_t)n;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (round >= 300 && (t1.tv_sec - t0.tv_sec) * 1000 +
+				    (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 1500)
+			break;
 	}
+	atomic_store(&drop_delay_us, 0);
 	atomic_store(&stop, true);
 	for (i = 0; i < NR_WRITERS; i++) {
 		pthread_join(w[i].th, NULL);
-		writes += w[i].writes;
+		writes += atomic_load(&w[i].writes);
 	}
 	for (i = 0; i < RACE_WORDS; i++)
 		ck_assert_msg(((uint64_t *)m.hva)[i] == shadow[i],
 			      "word %lu (page %lu): %#lx, writer wrote %#lx", i, i / (PAGE / 8),
 			      ((uint64_t *)m.hva)[i], shadow[i]);
-	ck_assert_msg(total > 1000, "only %" PRIu64 " pages reclaimed: the race was not exercised",
-		      total);
+	ck_assert_msg(total > 4000 && writes > 100000, "only %" PRIu64 " pages reclaimed, %" PRIu64
+		      " writes: the race was not exercised", total, writes);
 	fprintf(stderr, "zero_reclaim_loses_no_write(%s): %" PRIu64 " writes, %" PRIu64
 		" pages reclaimed, %" PRIu64 " raced\n", _i ? "anon" : "memfd", writes, total,
 		dstats(d).zero_raced);
