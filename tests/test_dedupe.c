@@ -792,6 +792,43 @@ START_TEST(zero_reclaim_anon)
 }
 END_TEST
 
+START_TEST(zero_reclaim_anon_keeps_thp)
+{
+	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
+	struct tmem m = tmem_map(TMEM_ANON, 8 * MiB);
+	struct vmhint_dedupe_zero_opts zo = { .size = sizeof(zo), .granule_bytes = HUGE_2M };
+	struct vmhint_region *r;
+	struct vmhint_dedupe *d;
+	uint64_t thp0;
+
+	ck_assert_int_eq(tmem_register(ctx, &m, 0, &r), 0);
+	if (madvise(m.hva, m.len, MADV_HUGEPAGE)) {
+		fprintf(stderr, "SKIP zero_reclaim_anon_keeps_thp: no MADV_HUGEPAGE\n");
+		goto out;
+	}
+	memset(m.hva, 0, m.len);
+	thp0 = smaps_kb(m.hva, "AnonHugePages:");
+	if (thp0 < 8 * 1024) {
+		fprintf(stderr, "SKIP zero_reclaim_anon_keeps_thp: got %" PRIu64 " kB of THP\n",
+			thp0);
+		goto out;
+	}
+	/* Block 1: one 4 KiB page not zero. Only blocks 0, 2, 3 go, whole. */
+	m.hva[HUGE_2M + 5 * PAGE] = 9;
+	d = dedupe_on(ctx, r, 0);
+	ck_assert_int_eq(vmhint_dedupe_zero_reclaim(d, &zo), 3 * HUGE_2M / PAGE);
+	ck_assert_uint_eq(smaps_kb(m.hva, "AnonHugePages:"), 2 * 1024);
+	ck_assert_uint_eq(resident_pages(m.hva, m.len), HUGE_2M / PAGE);
+	ck_assert_int_eq(m.hva[HUGE_2M + 5 * PAGE], 9);
+	zo.granule_bytes = 3 * PAGE;
+	ck_assert_int_eq(vmhint_dedupe_zero_reclaim(d, &zo), -EINVAL);
+	vmhint_dedupe_disable(d);
+out:
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
 /*
  * Writers race with reclaim. Each writer owns every NR_WRITERS-th page,
  * writes a fresh non-zero value (or, half of the time, zero: so pages keep
@@ -988,6 +1025,7 @@ static Suite *dedupe_suite(void)
 	tcase_add_test(tc, zero_reclaim_memfd);
 	tcase_add_test(tc, zero_reclaim_respects_inhibit_and_backing);
 	tcase_add_test(tc, zero_reclaim_anon);
+	tcase_add_test(tc, zero_reclaim_anon_keeps_thp);
 	tcase_add_loop_test(tc, zero_reclaim_loses_no_write, 0, 2);
 	tcase_add_test(tc, zero_reclaim_hugetlb);
 	suite_add_tcase(s, tc);

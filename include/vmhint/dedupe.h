@@ -491,6 +491,12 @@ struct vmhint_dedupe_zero_opts {
 	size_t size;           /* sizeof(struct vmhint_dedupe_zero_opts) */
 	/* Backing pages write-protected at once (one run). 0: 64. */
 	uint32_t batch_pages;
+	/*
+	 * Anonymous memory only: drop only whole blocks of this many bytes
+	 * (a power of two, counted from the region start) that are all
+	 * zero. 2 MiB keeps transparent huge pages whole; 0: 4 KiB.
+	 */
+	uint64_t granule_bytes;
 };
 
 /**
@@ -500,8 +506,9 @@ struct vmhint_dedupe_zero_opts {
  * whole huge pages), MADV_DONTNEED for private anonymous regions (only
  * pages this process maps alone: not the shared zero page, not pages KSM
  * merged). For anonymous memory this does at once what KSM's
- * use_zero_pages does after two full scans; it splits a transparent huge
- * page that holds a zero 4 KiB page.
+ * use_zero_pages does after two full scans; with 4 KiB granules it splits
+ * a transparent huge page that holds a zero 4 KiB page (set
+ * granule_bytes to 2 MiB to drop only whole zero huge pages).
  *
  * Each candidate run is write-protected with userfaultfd (registered on
  * the region for the call), checked for zeroes, dropped, and unprotected:

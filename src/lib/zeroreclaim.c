@@ -224,10 +224,12 @@ static int zr_all(struct zr *z)
 	return ret;
 }
 
+/* @granule: 0, or the unit of anonymous drops (then it stands in for the page size). */
 static int zr_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint32_t batch,
-		     uint64_t *reclaimed)
+		     uint64_t granule, uint64_t *reclaimed)
 {
-	struct zr z = { .d = d, .r = r, .ps = r->page_size, .batch = batch, .pagemap = -1 };
+	struct zr z = { .d = d, .r = r, .ps = granule ? granule : r->page_size, .batch = batch,
+			.pagemap = -1 };
 	bool anon = d->backing == VMHINT_BACKING_ANON;
 	int ret;
 
@@ -261,7 +263,7 @@ VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
 					      const struct vmhint_dedupe_zero_opts *opts)
 {
 	uint32_t batch = ZR_DEF_BATCH;
-	uint64_t cpu0, reclaimed = 0;
+	uint64_t cpu0, reclaimed = 0, granule = 0;
 	struct vmhint_region *r;
 	int ret;
 
@@ -269,13 +271,18 @@ VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
 		return -EINVAL;
 	if (opts && opts->batch_pages)
 		batch = opts->batch_pages;
+	if (opts)
+		granule = opts->granule_bytes;
 	if (!zr_backing_ok(d->backing))
 		return -EOPNOTSUPP;
+	if (granule && (granule & (granule - 1) || granule < VMHINT_PAGE_SIZE ||
+			d->backing != VMHINT_BACKING_ANON || d->len % granule))
+		return -EINVAL;
 	cpu0 = dedupe_cpu_ns();
 	pthread_mutex_lock(&d->lock);
 	ret = dedupe_region_get(d, &r);
 	if (!ret) {
-		ret = zr_locked(d, r, batch, &reclaimed);
+		ret = zr_locked(d, r, batch, granule, &reclaimed);
 		dedupe_region_put(d);
 	}
 	pthread_mutex_unlock(&d->lock);
