@@ -367,6 +367,30 @@ static pid_t foreign_mergeable(void)
 	return found;
 }
 
+/* Bytes of @pid's mappings marked mergeable (VmFlags "mg"): ksmd scans them all. */
+static uint64_t mergeable_bytes(pid_t pid)
+{
+	unsigned long s = 0, e = 0, a, b;
+	uint64_t sum = 0;
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
+			s = a;
+			e = b;
+		} else if (!strncmp(line, "VmFlags:", 8) && strstr(line, " mg")) {
+			sum += e - s;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
 static int set_knobs(uint32_t set, const uint64_t *val)
 {
 	struct vmhint_ksm_knobs k = saved_knobs;
@@ -416,6 +440,7 @@ struct result {
 	pid_t ksmd;
 	double ksmd_c0, lib_c0;       /* lib_c0: library CPU before the burst */
 	uint64_t zero_reclaimed;      /* vmhint: zero pages dropped by the VMs */
+	double t_scan, t_mark;        /* vmhint: when the phases ended (s from start) */
 	uint64_t est_saved, est_merging;
 	int err;
 };
@@ -562,7 +587,9 @@ static void run_vmhint_mode(struct result *r, pid_t ksmd, unsigned int cap)
 		goto stop;
 	}
 	r->lib_cpu = cpu;
+	r->t_scan = now_s() - t0;
 	cpu = vms_cmd(v, 'K', &r->zero_reclaimed);
+	r->t_mark = now_s() - t0;
 	if (cpu < 0) {
 		r->err = -EIO;
 		goto stop;
@@ -715,8 +742,9 @@ static void print_mode(const struct result *r, bool last)
 	       r->ksmd_cpu, r->lib_cpu, r->ksmd_cpu + r->lib_cpu);
 	if (r->est_merging)
 		printf(", \"estimate_saved_pages\": %" PRIu64 ", \"estimate_merging_pages\": %" PRIu64
-		       ", \"zero_pages_dropped\": %" PRIu64, r->est_saved, r->est_merging,
-		       r->zero_reclaimed);
+		       ", \"zero_pages_dropped\": %" PRIu64 ", \"scan_publish_estimate_done_s\": %.2f"
+		       ", \"zero_drop_and_mark_done_s\": %.2f", r->est_saved, r->est_merging,
+		       r->zero_reclaimed, r->t_scan, r->t_mark);
 	printf("}%s\n", last ? "" : ",");
 }
 
@@ -775,6 +803,7 @@ int main(int argc, char **argv)
 	uint64_t count[3], scan_bytes = 0;
 	double scan_s, scan_cpu = 0;
 	pid_t ksmd, foreign;
+	uint64_t foreign_bytes;
 	bool idle, may_unmerge;
 	struct vmhint_ksm_global g = { .size = sizeof(g) };
 	int i;
@@ -793,6 +822,7 @@ int main(int argc, char **argv)
 	vmhint_ksm_global_get(&g);
 	idle = !g.pages_shared && !g.pages_sharing && !g.ksm_zero_pages;
 	foreign = foreign_mergeable();
+	foreign_bytes = foreign ? mergeable_bytes(foreign) : 0;
 	may_unmerge = !cfg.no_unmerge;
 	ksm_reset(may_unmerge);
 
@@ -825,7 +855,6 @@ int main(int argc, char **argv)
 	       ", \"progress_metric\": \"sum over VM processes of ksm_merging_pages + ksm_zero_pages\"},\n",
 	       cfg.vms, cfg.mib, cfg.run_pages, count[0], count[1], count[2], achievable_merging());
 	{
-		struct vmhint_ksm_process fp = { .size = sizeof(fp) };
 		char load[64] = "";
 		FILE *f = fopen("/proc/loadavg", "r");
 
@@ -834,10 +863,11 @@ int main(int argc, char **argv)
 		if (f)
 			fclose(f);
 		load[strcspn(load, "\n")] = '\0';
-		if (foreign)
-			vmhint_ksm_process_get(foreign, &fp);
 		printf("  \"host_load\": {\"loadavg_at_end\": \"%s\", "
-		       "\"foreign_rmap_items_at_end\": %" PRIu64 "},\n", load, fp.rmap_items);
+		       "\"foreign_mergeable_mib_at_start\": %" PRIu64 ", "
+		       "\"note\": \"ksmd also scans every other mergeable process (e.g. another "
+		       "QEMU): it slows every mode and adds to ksmd CPU\"},\n", load,
+		       foreign_bytes >> 20);
 	}
 	printf("  \"host\": {\"ksmd_pid\": %d, \"ksm_idle_at_start\": %s, "
 	       "\"foreign_mergeable_pid\": %d, \"unmerge_between_modes\": %s, "
