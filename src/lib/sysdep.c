@@ -7,7 +7,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/userfaultfd.h>
+#include <numaif.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -88,10 +94,6 @@ int64_t sys_process_madvise(const struct iovec *iov, size_t n, int advice)
  * NUMA wrappers. libnuma's numaif.h gives the raw system calls; its
  * higher-level calls are avoided because they print on failure.
  */
-#include <linux/capability.h>
-#include <numaif.h>
-#include <stdlib.h>
-#include <stdio.h>
 
 long sys_move_pages(unsigned long count, void **pages, const int *nodes, int *status,
 		    int flags)
@@ -168,4 +170,86 @@ bool sys_has_cap_sys_nice(void)
 	if (syscall(SYS_capget, &hdr, data))
 		return false;
 	return data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32));
+}
+
+/* ---- userfaultfd (dedupe zero-page reclaim) ---- */
+
+#ifndef SYS_userfaultfd
+#define SYS_userfaultfd 323
+#endif
+
+/*
+ * userfaultfd(2) needs CAP_SYS_PTRACE (or vm.unprivileged_userfaultfd) to
+ * handle kernel-mode faults; /dev/userfaultfd hands out the same fd to
+ * whoever may open the device. Try both.
+ */
+static int uffd_create(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int dev, err;
+
+	if (fd >= 0)
+		return fd;
+	err = -errno;
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return err;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		fd = -errno;
+	close(dev);
+	return fd;
+}
+
+int sys_uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = uffd_create();
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int err = errno == EINVAL ? -EOPNOTSUPP : -errno;
+
+		close(fd);
+		return err;
+	}
+	if ((api.features & features) != features) {
+		close(fd);
+		return -EOPNOTSUPP;
+	}
+	return fd;
+}
+
+int sys_uffd_register_wp(int uffd, void *addr, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	if (!(reg.ioctls & (1ULL << _UFFDIO_WRITEPROTECT))) {
+		sys_uffd_unregister(uffd, addr, len);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+int sys_uffd_unregister(int uffd, void *addr, uint64_t len)
+{
+	struct uffdio_range r = { .start = (uintptr_t)addr, .len = len };
+
+	return ioctl(uffd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
+int sys_uffd_wp(int uffd, void *addr, uint64_t len, bool protect)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
 }

@@ -38,4 +38,17 @@ int sys_mems_allowed(uint64_t *mask);
 /* Does our effective capability set hold CAP_SYS_NICE (needed by MOVE_ALL)? */
 bool sys_has_cap_sys_nice(void);
 
+/*
+ * userfaultfd, for dedupe's zero-page reclaim (zeroreclaim.c). The fd
+ * handles kernel-mode faults too (no UFFD_USER_MODE_ONLY): KVM resolves
+ * guest writes through GUP, and those must wait, not get SIGBUS.
+ * sys_uffd_open() returns the fd or -errno; it enables @features and
+ * fails with -EOPNOTSUPP if the kernel lacks one.
+ */
+int sys_uffd_open(uint64_t features);
+int sys_uffd_register_wp(int uffd, void *addr, uint64_t len);
+int sys_uffd_unregister(int uffd, void *addr, uint64_t len);
+/* Write-protect (@protect) or unprotect and wake the waiting writers. */
+int sys_uffd_wp(int uffd, void *addr, uint64_t len, bool protect);
+
 #endif /* VMHINT_SYSDEP_H */
