@@ -545,9 +545,10 @@ static bool run_once(struct ram *ram, struct stream *s, enum method m, double *s
 }
 
 /*
- * The methods take turns within each round, so that drift of the machine
- * (other load, the hypervisor reclaiming freed memory) hits all of them
- * alike.
+ * The methods take turns within each round, and the first turn rotates,
+ * so that drift of the machine (other load, the hypervisor taking back
+ * freed memory) and the state one method leaves for the next hit all of
+ * them alike.
  */
 static void measure_all(struct ram *ram, struct stream *s, int runs, struct result *r)
 {
@@ -556,7 +557,10 @@ static void measure_all(struct ram *ram, struct stream *s, int runs, struct resu
 	for (int m = 0; m < NR_METHODS; m++)
 		r->m[m].verified = true;
 	for (int i = 0; i < runs; i++)
-		for (int m = 0; m < NR_METHODS; m++) {
+		for (int k = 0; k < NR_METHODS; k++) {
+			/* rotate who goes first: what ran just before matters */
+			int m = (k + i) % NR_METHODS;
+
 			if (m == M_BASELINE && r->baseline_note)
 				continue;
 			r->m[m].verified &= run_once(ram, s, m, &secs[m][i], &cpu[m][i],
