@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * dedupe.c - the per-region dedupe handle: opt-in, lifetime, counters.
+ * The work itself is in fingerprint.c, sharetable.c, ksm.c and
+ * zeroreclaim.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dedupe.h"
+
+uint64_t dedupe_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t dedupe_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Find our region again and pin it: the caller may have removed it since
+ * enable, and a new region may sit at the same gpa. Same gpa, hva and len
+ * means the same guest memory, which is all we rely on.
+ */
+int dedupe_region_get(struct vmhint_dedupe *d, struct vmhint_region **out)
+{
+	struct vmhint_region *r;
+
+	pthread_rwlock_rdlock(&d->ctx->regions_lock);
+	r = region_lookup(d->ctx, d->gpa);
+	if (!r || r->gpa != d->gpa || r->hva != d->hva || r->len != d->len) {
+		pthread_rwlock_unlock(&d->ctx->regions_lock);
+		return -ENOENT;
+	}
+	*out = r;
+	return 0;
+}
+
+void dedupe_region_put(struct vmhint_dedupe *d)
+{
+	pthread_rwlock_unlock(&d->ctx->regions_lock);
+}
+
+static int dedupe_check_opts(const struct vmhint_dedupe_opts *o)
+{
+	if (!o)
+		return 0;
+	if (o->size < sizeof(size_t) + sizeof(uint32_t))
+		return -EINVAL;
+	if (o->flags & ~VMHINT_DEDUPE_CROSS_VM)
+		return -EINVAL;
+	return 0;
+}
+
+static void dedupe_free(struct vmhint_dedupe *d)
+{
+	if (!d)
+		return;
+	free(d->fp);
+	free(d->mergeable);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static int dedupe_copy_region(struct vmhint_dedupe *d, struct vmhint_region *region)
+{
+	struct vmhint_region *r;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&d->ctx->regions_lock);
+	r = region ? region_lookup(d->ctx, region->gpa) : NULL;
+	if (r != region) {
+		ret = -ENOENT;
+	} else {
+		d->gpa = r->gpa;
+		d->len = r->len;
+		d->hva = r->hva;
+		d->backing = r->backing;
+		d->page_size = r->page_size;
+		memcpy(d->name, r->name, sizeof(d->name));
+		d->name[sizeof(d->name) - 1] = '\0';
+	}
+	pthread_rwlock_unlock(&d->ctx->regions_lock);
+	return ret;
+}
+
+VMHINT_API int vmhint_dedupe_enable(struct vmhint_ctx *ctx, struct vmhint_region *region,
+				    const struct vmhint_dedupe_opts *opts,
+				    struct vmhint_dedupe **out)
+{
+	struct vmhint_dedupe *d;
+	int ret;
+
+	if (!ctx || !out)
+		return -EINVAL;
+	ret = dedupe_check_opts(opts);
+	if (ret)
+		return ret;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	pthread_mutex_init(&d->lock, NULL);
+	d->ctx = ctx;
+	d->slot = -1;
+	if (opts) {
+		d->flags = opts->flags;
+		if (opts->size >= offsetof(struct vmhint_dedupe_opts, scan_bytes_per_sec) +
+				  sizeof(uint64_t))
+			d->rate = opts->scan_bytes_per_sec;
+	}
+	ret = dedupe_copy_region(d, region);
+	if (ret)
+		goto fail;
+	d->nr_pages = d->len / VMHINT_PAGE_SIZE;
+	d->fp = calloc(d->nr_pages, sizeof(*d->fp));
+	d->mergeable = calloc((d->nr_pages + 63) / 64, sizeof(uint64_t));
+	if (!d->fp || !d->mergeable) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	log_debug(ctx, "dedupe: enabled on region %s (%" PRIu64 " pages, cross-VM %s)",
+		  d->name, d->nr_pages, d->flags & VMHINT_DEDUPE_CROSS_VM ? "allowed" : "off");
+	*out = d;
+	return 0;
+fail:
+	dedupe_free(d);
+	return ret;
+}
+
+VMHINT_API void vmhint_dedupe_disable(struct vmhint_dedupe *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->lock);
+	table_withdraw_locked(d);
+	pthread_mutex_unlock(&d->lock);
+	dedupe_free(d);
+}
+
+/* Copy @src into @dst up to @dst's size tag: older callers get a prefix. */
+static void copy_sized(void *dst, const void *src, size_t full)
+{
+	size_t want = *(const size_t *)dst;
+
+	memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t),
+	       (want < full ? want : full) - sizeof(size_t));
+}
+
+VMHINT_API int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint_dedupe_stats *st)
+{
+	struct vmhint_dedupe_stats s = { .size = sizeof(s) };
+	uint64_t merged = 0;
+
+	if (!d || !st || st->size < offsetof(struct vmhint_dedupe_stats, passes))
+		return -EINVAL;
+	s.pages_scanned = atomic_load(&d->c.pages_scanned);
+	s.pages_skipped = atomic_load(&d->c.pages_skipped);
+	s.passes = atomic_load(&d->c.passes);
+	s.zero_reclaimed = atomic_load(&d->c.zero_reclaimed);
+	s.zero_raced = atomic_load(&d->c.zero_raced);
+	s.scan_cpu_ns = atomic_load(&d->c.scan_cpu_ns);
+	pthread_mutex_lock(&d->lock);
+	s.zero_pages = d->zero_pages;
+	s.dup_pages = d->dup_pages;
+	s.candidate_pages = d->candidate_pages;
+	pthread_mutex_unlock(&d->lock);
+	if (d->backing == VMHINT_BACKING_ANON && ksm_region_merged_pages(d, &merged) == 0)
+		s.merged_pages = merged;
+	s.bytes_saved = (s.merged_pages + s.zero_reclaimed) * VMHINT_PAGE_SIZE;
+	copy_sized(st, &s, sizeof(s));
+	return 0;
+}

@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * ksm.c - steering the kernel's KSM: which ranges are mergeable, short
+ * scan bursts instead of a slow constant crawl, every knob saved and put
+ * back, and the per-process and per-region figures KSM reports.
+ *
+ * KSM is host-wide: its knobs in /sys/kernel/mm/ksm belong to root, and
+ * a burst changes them for every process. So knob writes are all or
+ * nothing (checked up front, rolled back on a refusal), and a burst
+ * always restores what it found.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dedupe.h"
+
+#define KSM_DIR "/sys/kernel/mm/ksm/"
+#define BURST_POLL_MS 20
+
+static const char *const knob_names[VMHINT_KSM_NR_KNOBS] = {
+	[VMHINT_KSM_RUN] = "run",
+	[VMHINT_KSM_PAGES_TO_SCAN] = "pages_to_scan",
+	[VMHINT_KSM_SLEEP_MILLISECS] = "sleep_millisecs",
+	[VMHINT_KSM_MERGE_ACROSS_NODES] = "merge_across_nodes",
+	[VMHINT_KSM_USE_ZERO_PAGES] = "use_zero_pages",
+	[VMHINT_KSM_MAX_PAGE_SHARING] = "max_page_sharing",
+	[VMHINT_KSM_STABLE_NODE_CHAINS_PRUNE_MILLISECS] = "stable_node_chains_prune_millisecs",
+	[VMHINT_KSM_SMART_SCAN] = "smart_scan",
+	[VMHINT_KSM_ADVISOR_MODE] = "advisor_mode",
+	[VMHINT_KSM_ADVISOR_MAX_CPU] = "advisor_max_cpu",
+	[VMHINT_KSM_ADVISOR_MIN_PAGES_TO_SCAN] = "advisor_min_pages_to_scan",
+	[VMHINT_KSM_ADVISOR_MAX_PAGES_TO_SCAN] = "advisor_max_pages_to_scan",
+	[VMHINT_KSM_ADVISOR_TARGET_SCAN_TIME] = "advisor_target_scan_time",
+};
+
+VMHINT_API const char *vmhint_ksm_knob_name(enum vmhint_ksm_knob knob)
+{
+	if ((unsigned int)knob >= VMHINT_KSM_NR_KNOBS)
+		return NULL;
+	return knob_names[knob];
+}
+
+VMHINT_API int vmhint_ksm_available(void)
+{
+	return access(KSM_DIR "run", R_OK) ? -ENOENT : 0;
+}
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int read_ksm_u64(const char *name, uint64_t *val)
+{
+	char path[128], buf[64], *end;
+	int ret;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	ret = read_file(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	*val = strtoull(buf, &end, 10);
+	return end == buf ? -EIO : 0;
+}
+
+/* advisor_mode reads "[none] scan-time": the bracketed word is current. */
+static int read_advisor(uint64_t *val)
+{
+	char buf[128];
+	int ret = read_file(KSM_DIR "advisor_mode", buf, sizeof(buf));
+
+	if (ret)
+		return ret;
+	if (strstr(buf, "[none]"))
+		*val = 0;
+	else if (strstr(buf, "[scan-time]"))
+		*val = 1;
+	else
+		return -EIO;
+	return 0;
+}
+
+static int read_knob(enum vmhint_ksm_knob k, uint64_t *val)
+{
+	if (k == VMHINT_KSM_ADVISOR_MODE)
+		return read_advisor(val);
+	return read_ksm_u64(knob_names[k], val);
+}
+
+VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
+{
+	int i, ret;
+
+	if (!k || k->size < sizeof(*k))
+		return -EINVAL;
+	if (vmhint_ksm_available())
+		return -ENOENT;
+	k->present = 0;
+	for (i = 0; i < VMHINT_KSM_NR_KNOBS; i++) {
+		ret = read_knob(i, &k->val[i]);
+		if (ret == -ENOENT)
+			continue;
+		if (ret)
+			return ret;
+		k->present |= 1u << i;
+	}
+	return 0;
+}
+
+static int write_knob(enum vmhint_ksm_knob k, uint64_t val)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd, len;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", knob_names[k]);
+	if (k == VMHINT_KSM_ADVISOR_MODE)
+		len = snprintf(buf, sizeof(buf), "%s", val ? "scan-time" : "none");
+	else
+		len = snprintf(buf, sizeof(buf), "%" PRIu64, val);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == EACCES ? -EPERM : -errno;
+	n = write(fd, buf, (size_t)len);
+	if (n < 0)
+		n = errno == EACCES ? -EPERM : -errno;
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+/*
+ * The kernel resets pages_to_scan when the advisor is switched and
+ * refuses pages_to_scan while the advisor runs, so: advisor off first and
+ * pages_to_scan after it; advisor on after pages_to_scan. run goes last
+ * so ksmd starts with the new settings.
+ */
+static int knob_order(const struct vmhint_ksm_knobs *k, enum vmhint_ksm_knob *order)
+{
+	bool advisor_on = (k->set & (1u << VMHINT_KSM_ADVISOR_MODE)) &&
+			  k->val[VMHINT_KSM_ADVISOR_MODE];
+	int i, n = 0;
+
+	if (!advisor_on)
+		order[n++] = VMHINT_KSM_ADVISOR_MODE;
+	for (i = 0; i < VMHINT_KSM_NR_KNOBS; i++)
+		if (i != VMHINT_KSM_ADVISOR_MODE && i != VMHINT_KSM_RUN)
+			order[n++] = i;
+	if (advisor_on)
+		order[n++] = VMHINT_KSM_ADVISOR_MODE;
+	order[n++] = VMHINT_KSM_RUN;
+	return n;
+}
+
+static int check_writable(uint32_t set)
+{
+	char path[128];
+	int i;
+
+	for (i = 0; i < VMHINT_KSM_NR_KNOBS; i++) {
+		if (!(set & (1u << i)))
+			continue;
+		snprintf(path, sizeof(path), KSM_DIR "%s", knob_names[i]);
+		if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS))
+			return errno == ENOENT ? -EOPNOTSUPP : -EPERM;
+	}
+	return 0;
+}
+
+/* Put back knobs order[0..n) from @old after a refused write. */
+static void rollback(const struct vmhint_ksm_knobs *old, const enum vmhint_ksm_knob *order, int n)
+{
+	while (n-- > 0)
+		write_knob(order[n], old->val[order[n]]);
+}
+
+VMHINT_API int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *k)
+{
+	struct vmhint_ksm_knobs old = { .size = sizeof(old) };
+	enum vmhint_ksm_knob order[VMHINT_KSM_NR_KNOBS + 1];
+	int i, n, ret;
+
+	if (!k || k->size < sizeof(*k) || k->set >> VMHINT_KSM_NR_KNOBS)
+		return -EINVAL;
+	ret = vmhint_ksm_knobs_get(&old);
+	if (ret)
+		return ret;
+	if (k->set & ~old.present)
+		return -EOPNOTSUPP;
+	ret = check_writable(k->set);
+	if (ret)
+		return ret;
+	n = knob_order(k, order);
+	for (i = 0; i < n; i++) {
+		if (!(k->set & (1u << order[i])))
+			continue;
+		ret = write_knob(order[i], k->val[order[i]]);
+		if (ret) {
+			rollback(&old, order, i);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Best effort: every differing knob is tried even if one is refused
+ * (merge_across_nodes and max_page_sharing are refused with -EBUSY while
+ * pages are merged), and the first error is returned.
+ */
+VMHINT_API int vmhint_ksm_knobs_restore(const struct vmhint_ksm_knobs *saved)
+{
+	struct vmhint_ksm_knobs cur = { .size = sizeof(cur) }, want;
+	enum vmhint_ksm_knob order[VMHINT_KSM_NR_KNOBS + 1];
+	int i, n, ret, first = 0;
+
+	if (!saved || saved->size < sizeof(*saved))
+		return -EINVAL;
+	ret = vmhint_ksm_knobs_get(&cur);
+	if (ret)
+		return ret;
+	want = *saved;
+	want.set = saved->present & cur.present;
+	ret = check_writable(want.set);
+	if (ret)
+		return ret;
+	n = knob_order(&want, order);
+	for (i = 0; i < n; i++) {
+		enum vmhint_ksm_knob kn = order[i];
+
+		if (!(want.set & (1u << kn)) || read_knob(kn, &cur.val[kn]) ||
+		    cur.val[kn] == want.val[kn])
+			continue;
+		/* The advisor owns pages_to_scan while it runs. */
+		if (kn == VMHINT_KSM_PAGES_TO_SCAN && want.val[VMHINT_KSM_ADVISOR_MODE])
+			continue;
+		ret = write_knob(kn, want.val[kn]);
+		if (ret && !first)
+			first = ret;
+	}
+	return first;
+}
+
+VMHINT_API int vmhint_ksm_global_get(struct vmhint_ksm_global *g)
+{
+	uint64_t profit = 0;
+
+	if (!g || g->size < sizeof(*g))
+		return -EINVAL;
+	if (vmhint_ksm_available())
+		return -ENOENT;
+	read_ksm_u64("pages_shared", &g->pages_shared);
+	read_ksm_u64("pages_sharing", &g->pages_sharing);
+	read_ksm_u64("pages_unshared", &g->pages_unshared);
+	read_ksm_u64("pages_volatile", &g->pages_volatile);
+	read_ksm_u64("pages_scanned", &g->pages_scanned);
+	read_ksm_u64("pages_skipped", &g->pages_skipped);
+	read_ksm_u64("full_scans", &g->full_scans);
+	read_ksm_u64("ksm_zero_pages", &g->ksm_zero_pages);
+	/* general_profit may be negative: parse it signed. */
+	{
+		char buf[64];
+
+		if (!read_file(KSM_DIR "general_profit", buf, sizeof(buf)))
+			profit = (uint64_t)strtoll(buf, NULL, 10);
+	}
+	g->general_profit = (int64_t)profit;
+	return 0;
+}
+
+static void parse_ksm_stat_line(const char *line, struct vmhint_ksm_process *p)
+{
+	char key[64], val[32];
+
+	if (sscanf(line, "%63[a-z_]%*[: ]%31s", key, val) != 2)
+		return;
+	if (!strcmp(key, "ksm_rmap_items"))
+		p->rmap_items = strtoull(val, NULL, 10);
+	else if (!strcmp(key, "ksm_zero_pages"))
+		p->zero_pages = strtoull(val, NULL, 10);
+	else if (!strcmp(key, "ksm_merging_pages"))
+		p->merging_pages = strtoull(val, NULL, 10);
+	else if (!strcmp(key, "ksm_process_profit"))
+		p->process_profit = strtoll(val, NULL, 10);
+	else if (!strcmp(key, "ksm_merge_any"))
+		p->merge_any = !strcmp(val, "yes");
+	else if (!strcmp(key, "ksm_mergeable"))
+		p->mergeable = !strcmp(val, "yes");
+}
+
+VMHINT_API int vmhint_ksm_process_get(pid_t pid, struct vmhint_ksm_process *p)
+{
+	char path[64], line[256];
+	size_t sz;
+	FILE *f;
+
+	if (!p || p->size < offsetof(struct vmhint_ksm_process, merge_any) || pid < 0)
+		return -EINVAL;
+	sz = p->size;
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ksm_stat");
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	memset(p, 0, sz);
+	p->size = sz;
+	while (fgets(line, sizeof(line), f)) {
+		struct vmhint_ksm_process tmp = *p;
+
+		/* Parse into a full-size copy so a short caller struct is never overrun. */
+		parse_ksm_stat_line(line, &tmp);
+		memcpy((char *)p + sizeof(size_t), (char *)&tmp + sizeof(size_t),
+		       (sz < sizeof(tmp) ? sz : sizeof(tmp)) - sizeof(size_t));
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Sum the "KSM:" lines of the VMAs inside the region in /proc/self/smaps:
+ * pages of this region mapped to a KSM page.
+ */
+int ksm_region_merged_pages(const struct vmhint_dedupe *d, uint64_t *pages)
+{
+	uintptr_t lo = (uintptr_t)d->hva, hi = lo + d->len, start = 0, end = 0;
+	unsigned long long kb, total = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
+			start = s;
+			end = e;
+			continue;
+		}
+		if (start < hi && end > lo && sscanf(line, "KSM: %llu kB", &kb) == 1)
+			total += kb;
+	}
+	fclose(f);
+	*pages = total * 1024 / VMHINT_PAGE_SIZE;
+	return 0;
+}
+
+/* ---- marking ---- */
+
+struct mark_run {
+	uint64_t first, n; /* chunks */
+};
+
+static uint64_t chunk_density(const struct vmhint_dedupe *d, uint64_t first, uint64_t n)
+{
+	uint64_t i, c = 0;
+
+	for (i = first; i < first + n && i < d->nr_pages; i++)
+		c += bit_test(d->mergeable, i);
+	return c;
+}
+
+/* Join the two neighbouring runs with the smallest gap until @max remain. */
+static int join_runs(struct mark_run *r, int n, int max)
+{
+	int i, best;
+
+	while (n > max) {
+		best = 0;
+		for (i = 1; i < n - 1; i++)
+			if (r[i + 1].first - (r[i].first + r[i].n) <
+			    r[best + 1].first - (r[best].first + r[best].n))
+				best = i;
+		r[best].n = r[best + 1].first + r[best + 1].n - r[best].first;
+		memmove(&r[best + 1], &r[best + 2], (size_t)(n - best - 2) * sizeof(*r));
+		n--;
+	}
+	return n;
+}
+
+static int dense_runs(const struct vmhint_dedupe *d, uint64_t chunk_pages, uint32_t pct,
+		      struct mark_run *r)
+{
+	uint64_t c, nr_chunks = (d->nr_pages + chunk_pages - 1) / chunk_pages;
+	int n = 0;
+
+	for (c = 0; c < nr_chunks; c++) {
+		if (chunk_density(d, c * chunk_pages, chunk_pages) * 100 < pct * chunk_pages)
+			continue;
+		if (n && r[n - 1].first + r[n - 1].n == c)
+			r[n - 1].n++;
+		else
+			r[n++] = (struct mark_run){ c, 1 };
+	}
+	return n;
+}
+
+static int madvise_runs(struct vmhint_dedupe *d, const struct mark_run *r, int n,
+			uint64_t chunk_pages)
+{
+	uint64_t off, len;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		off = r[i].first * chunk_pages * VMHINT_PAGE_SIZE;
+		len = r[i].n * chunk_pages * VMHINT_PAGE_SIZE;
+		if (off + len > d->len)
+			len = d->len - off;
+		if (madvise(d->hva + off, len, MADV_MERGEABLE))
+			return -errno;
+	}
+	return n;
+}
+
+static int mark_dense(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *o)
+{
+	uint64_t chunk = o->chunk_bytes ? o->chunk_bytes : 2ULL << 20;
+	uint64_t chunk_pages = chunk / VMHINT_PAGE_SIZE;
+	uint32_t pct = o->min_percent ? o->min_percent : 25;
+	int max = o->max_ranges ? (int)o->max_ranges : 16;
+	struct mark_run *r;
+	int n;
+
+	if (!chunk_pages || chunk % d->page_size || pct > 100 || max < 1)
+		return -EINVAL;
+	if (!atomic_load(&d->c.passes))
+		return -EAGAIN;
+	r = malloc(((d->nr_pages + chunk_pages - 1) / chunk_pages + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	n = dense_runs(d, chunk_pages, pct, r);
+	n = join_runs(r, n, max);
+	n = madvise_runs(d, r, n, chunk_pages);
+	free(r);
+	return n;
+}
+
+static int mark_check(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *o)
+{
+	if (o && o->size < sizeof(*o))
+		return -EINVAL;
+	if (!(d->flags & VMHINT_DEDUPE_CROSS_VM))
+		return -EPERM;
+	if (d->backing != VMHINT_BACKING_ANON || vmhint_ksm_available())
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+VMHINT_API int vmhint_ksm_mark(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *opts)
+{
+	struct vmhint_region *r;
+	int ret;
+
+	if (!d)
+		return -EINVAL;
+	ret = mark_check(d, opts);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&d->lock);
+	ret = dedupe_region_get(d, &r);
+	if (!ret) {
+		if (opts && opts->mode == VMHINT_KSM_MARK_DENSE)
+			ret = mark_dense(d, opts);
+		else
+			ret = madvise(d->hva, d->len, MADV_MERGEABLE) ? -errno : 1;
+		dedupe_region_put(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (ret > 0)
+		log_debug(d->ctx, "dedupe: region %s: %d range(s) marked mergeable", d->name, ret);
+	return ret;
+}
+
+VMHINT_API int vmhint_ksm_unmark(struct vmhint_dedupe *d)
+{
+	struct vmhint_region *r;
+	int ret;
+
+	if (!d)
+		return -EINVAL;
+	if (d->backing != VMHINT_BACKING_ANON)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&d->lock);
+	ret = dedupe_region_get(d, &r);
+	if (!ret) {
+		ret = madvise(d->hva, d->len, MADV_UNMERGEABLE) ? -errno : 0;
+		dedupe_region_put(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+/* ---- bursts ---- */
+
+/* Progress of a burst, in the units of target_pages. */
+static uint64_t burst_progress(const struct vmhint_ksm_burst_opts *o)
+{
+	struct vmhint_ksm_global g = { .size = sizeof(g) };
+	uint64_t sum = 0;
+	uint32_t i;
+
+	if (!o->nr_pids) {
+		if (vmhint_ksm_global_get(&g))
+			return 0;
+		return g.pages_sharing + g.ksm_zero_pages;
+	}
+	for (i = 0; i < o->nr_pids; i++) {
+		struct vmhint_ksm_process p = { .size = sizeof(p) };
+
+		if (!vmhint_ksm_process_get(o->pids[i], &p))
+			sum += p.merging_pages + p.zero_pages;
+	}
+	return sum;
+}
+
+static uint64_t ksm_full_scans(void)
+{
+	uint64_t v = 0;
+
+	read_ksm_u64("full_scans", &v);
+	return v;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int burst_start(const struct vmhint_ksm_burst_opts *o, const struct vmhint_ksm_knobs *saved)
+{
+	struct vmhint_ksm_knobs k = *saved;
+
+	k.set = (1u << VMHINT_KSM_RUN) | (1u << VMHINT_KSM_PAGES_TO_SCAN) |
+		(1u << VMHINT_KSM_SLEEP_MILLISECS) | (1u << VMHINT_KSM_USE_ZERO_PAGES);
+	/* The advisor would overwrite pages_to_scan: off for the burst. */
+	if (saved->present & (1u << VMHINT_KSM_ADVISOR_MODE))
+		k.set |= 1u << VMHINT_KSM_ADVISOR_MODE;
+	k.val[VMHINT_KSM_ADVISOR_MODE] = 0;
+	k.val[VMHINT_KSM_RUN] = 1;
+	k.val[VMHINT_KSM_PAGES_TO_SCAN] = o->pages_to_scan ? o->pages_to_scan : 8192;
+	k.val[VMHINT_KSM_SLEEP_MILLISECS] = o->sleep_millisecs ? o->sleep_millisecs : 10;
+	k.val[VMHINT_KSM_USE_ZERO_PAGES] = o->use_zero_pages;
+	return vmhint_ksm_knobs_set(&k);
+}
+
+/*
+ * Poll until the target is reached, or - without a target, or when the
+ * target was too optimistic - until two full scans after the second one
+ * merged nothing new (KSM needs two scans to see a page unchanged).
+ */
+static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_burst_result *r)
+{
+	uint64_t t0 = dedupe_now_ns(), base = o->nr_pids ? 0 : burst_progress(o);
+	uint64_t scans0 = ksm_full_scans();
+	uint64_t timeout = o->timeout_ms ? o->timeout_ms : 60000, last_scan = scans0, last_val = 0;
+	uint64_t scans, merged;
+	int steady = 0;
+
+	for (;;) {
+		merged = burst_progress(o);
+		merged = merged > base ? merged - base : 0;
+		scans = ksm_full_scans();
+		r->pages_merged = merged;
+		r->full_scans = scans - scans0;
+		r->elapsed_ms = (dedupe_now_ns() - t0) / 1000000;
+		if (o->target_pages && merged >= o->target_pages)
+			return 0;
+		if (scans != last_scan) {
+			/* Two full scans in a row merged nothing (after the first two). */
+			steady = scans - scans0 >= 3 && merged == last_val ? steady + 1 : 0;
+			if (steady >= 2)
+				return 0;
+			last_scan = scans;
+			last_val = merged;
+		}
+		if (r->elapsed_ms >= timeout)
+			return -ETIMEDOUT;
+		if (o->should_stop && o->should_stop(o->opaque))
+			return -ECANCELED;
+		sleep_ms(BURST_POLL_MS);
+	}
+}
+
+/*
+ * Two bursts of one process at once would each save the other's boosted
+ * knobs and "restore" them: one burst per process at a time.
+ */
+static pthread_mutex_t burst_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int burst_locked(const struct vmhint_ksm_burst_opts *opts, struct vmhint_ksm_burst_result *r)
+{
+	struct vmhint_ksm_knobs saved = { .size = sizeof(saved) };
+	int ret, ret2;
+
+	ret = vmhint_ksm_knobs_get(&saved);
+	if (ret)
+		return ret;
+	ret = burst_start(opts, &saved);
+	if (ret)
+		return ret;
+	ret = burst_wait(opts, r);
+	r->reached = ret == 0;
+	ret2 = vmhint_ksm_knobs_restore(&saved);
+	return ret ? ret : ret2;
+}
+
+VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
+				struct vmhint_ksm_burst_result *result)
+{
+	struct vmhint_ksm_burst_result r = { .size = sizeof(r) };
+	int ret;
+
+	if (!opts || opts->size < sizeof(*opts) || (result && result->size < sizeof(*result)) ||
+	    (opts->nr_pids && !opts->pids))
+		return -EINVAL;
+	if (pthread_mutex_trylock(&burst_lock))
+		return -EBUSY;
+	ret = burst_locked(opts, &r);
+	pthread_mutex_unlock(&burst_lock);
+	if (result)
+		*result = r;
+	return ret;
+}

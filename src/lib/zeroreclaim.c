@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * zeroreclaim.c - drop all-zero pages of guest RAM: punch them out of
+ * shared memfd/shmem and hugetlbfs backings (which KSM cannot merge), and
+ * MADV_DONTNEED them in private anonymous memory (where KSM could, but
+ * only after two full ksmd scans; this takes one pass and no ksmd time).
+ *
+ * Why it is safe (DESIGN.md section 2: check and act atomic against guest
+ * writes). For each run of candidate pages:
+ *
+ *   1. UFFDIO_WRITEPROTECT the run. When the ioctl returns, the PTEs are
+ *      read-only and the TLBs flushed, and KVM has dropped its writable
+ *      mappings (mmu notifier), so any later store through this mapping
+ *      faults and waits in handle_userfault().
+ *   2. Read each page: a store that happened before step 1 is visible.
+ *   3. Punch only the pages read as zero. Nothing can have changed them
+ *      since step 2 (writers are blocked), so we drop zeroes, never data.
+ *   4. Unprotect the run; that wakes the blocked writers, whose faults
+ *      retry and land in the fresh zero-filled page. No write is lost.
+ *
+ * If we die in between, closing the userfaultfd clears the protection
+ * and wakes the writers. Writes through another mapping of the file
+ * (another process) are not covered: see the header.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "dedupe.h"
+#include "sysdep.h"
+
+#define ZR_DEF_BATCH 64
+#define ZR_CHUNK 512 /* 4 KiB pages per mincore() */
+
+struct zr {
+	struct vmhint_dedupe *d;
+	struct vmhint_region *r;
+	int uffd;
+	int pagemap;            /* /proc/self/pagemap for anonymous memory, else -1 */
+	uint64_t ps;            /* backing page size */
+	uint64_t batch;         /* backing pages per protected run */
+	uint64_t reclaimed;     /* 4 KiB pages */
+};
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_EXCLUSIVE (1ULL << 56)
+
+static bool zr_backing_ok(enum vmhint_backing b)
+{
+	return b == VMHINT_BACKING_SHMEM || b == VMHINT_BACKING_HUGETLB_SHARED ||
+	       b == VMHINT_BACKING_ANON;
+}
+
+/*
+ * Private anonymous: a zapped page refaults as a fresh zero page, and no
+ * uffd-wp marker survives the zap, so a blocked writer simply allocates.
+ */
+static int zr_drop(struct zr *z, uint64_t off, uint64_t len)
+{
+	if (z->d->backing == VMHINT_BACKING_ANON)
+		return sys_madvise(z->d->hva + off, len, MADV_DONTNEED);
+	if (z->r->fd >= 0)
+		return sys_punch_hole(z->r->fd, z->r->fd_offset + off, len);
+	return sys_madvise(z->d->hva + off, len, MADV_REMOVE);
+}
+
+/*
+ * Dropped pages are gone, not zero pages to merge: forget their
+ * fingerprints so dense KSM marking does not count them.
+ */
+static void zr_forget(struct zr *z, uint64_t off, uint64_t len)
+{
+	uint64_t i, first = off / VMHINT_PAGE_SIZE, n = len / VMHINT_PAGE_SIZE;
+
+	for (i = first; i < first + n; i++) {
+		z->d->fp[i] = FP_NONE;
+		z->d->mergeable[i / 64] &= ~(1ULL << (i % 64));
+	}
+	z->reclaimed += n;
+}
+
+/*
+ * Steps 2-3 for the protected run [off, off + n * ps): punch each maximal
+ * sub-run of zero pages. A page that stopped being zero was written by
+ * the guest after the unprotected pre-check: counted, left alone.
+ */
+static int zr_check_and_drop(struct zr *z, uint64_t off, uint64_t n)
+{
+	uint64_t i, start = 0, zeros = 0;
+	int ret = 0;
+
+	for (i = 0; i <= n && !ret; i++) {
+		bool zero = i < n && fp_page_is_zero(z->d->hva + off + i * z->ps, z->ps);
+
+		if (zero) {
+			if (!zeros)
+				start = i;
+			zeros++;
+			continue;
+		}
+		if (i < n)
+			dd_add(z->d, zero_raced, 1);
+		if (zeros) {
+			ret = zr_drop(z, off + start * z->ps, zeros * z->ps);
+			if (!ret)
+				zr_forget(z, off + start * z->ps, zeros * z->ps);
+			zeros = 0;
+		}
+	}
+	return ret;
+}
+
+/* Steps 1-4 for one run; the run is always unprotected again. */
+static int zr_run(struct zr *z, uint64_t off, uint64_t n)
+{
+	int ret, ret2;
+
+	ret = sys_uffd_wp(z->uffd, z->d->hva + off, n * z->ps, true);
+	if (ret)
+		return ret;
+	ret = zr_check_and_drop(z, off, n);
+	ret2 = sys_uffd_wp(z->uffd, z->d->hva + off, n * z->ps, false);
+	return ret ? ret : ret2;
+}
+
+/* Is backing page @bp resident, not hinted unused, and zero at a glance? */
+static bool zr_candidate(struct zr *z, uint64_t bp, const unsigned char *vec,
+			 uint64_t vec_first)
+{
+	uint64_t sub = z->ps / VMHINT_PAGE_SIZE, first = bp * sub, i;
+	bool unused = false;
+
+	for (i = 0; i < sub; i++)
+		if (!vec[first + i - vec_first])
+			return false;
+	pthread_mutex_lock(&z->r->lock);
+	for (i = 0; i < sub && !unused; i++)
+		unused = bit_test(z->r->state.unused, first + i);
+	pthread_mutex_unlock(&z->r->lock);
+	return !unused && fp_page_is_zero(z->d->hva + bp * z->ps, z->ps);
+}
+
+/*
+ * vec[i] = 1 for 4 KiB pages [first, first + n) worth dropping. Shared
+ * memory: resident in the file (mincore). Anonymous memory: present and
+ * mapped by us alone (pagemap): that leaves out the shared zero page a
+ * read fault maps (dropping it would free nothing) and pages KSM merged
+ * already or a fork shares.
+ */
+static int zr_resident(struct zr *z, uint64_t first, uint64_t n, unsigned char *vec)
+{
+	uint64_t pm[ZR_CHUNK], i, k, base = (uintptr_t)z->d->hva / VMHINT_PAGE_SIZE + first;
+	ssize_t got;
+
+	if (z->pagemap < 0) {
+		if (mincore(z->d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec))
+			return -errno;
+		for (i = 0; i < n; i++)
+			vec[i] &= 1;
+		return 0;
+	}
+	for (i = 0; i < n; i += k) {
+		k = n - i < ZR_CHUNK ? n - i : ZR_CHUNK;
+		got = pread(z->pagemap, pm, k * 8, (off_t)((base + i) * 8));
+		if (got != (ssize_t)(k * 8))
+			return got < 0 ? -errno : -EIO;
+		for (uint64_t j = 0; j < k; j++)
+			vec[i + j] = (pm[j] & (PM_PRESENT | PM_EXCLUSIVE)) ==
+				     (PM_PRESENT | PM_EXCLUSIVE);
+	}
+	return 0;
+}
+
+/*
+ * One window of backing pages [bp0, bp1): gather runs of
+ * candidates (at most batch long) and reclaim each.
+ */
+static int zr_window(struct zr *z, uint64_t bp0, uint64_t bp1)
+{
+	uint64_t sub = z->ps / VMHINT_PAGE_SIZE, bp, start = 0, n = 0;
+	unsigned char *vec;
+	int ret = 0;
+
+	vec = malloc((bp1 - bp0) * sub);
+	if (!vec)
+		return -ENOMEM;
+	ret = zr_resident(z, bp0 * sub, (bp1 - bp0) * sub, vec);
+	if (ret) {
+		free(vec);
+		return ret;
+	}
+	for (bp = bp0; bp < bp1 && !ret; bp++) {
+		if (zr_candidate(z, bp, vec, bp0 * sub)) {
+			if (!n++)
+				start = bp;
+			if (n < z->batch)
+				continue;
+		}
+		if (n)
+			ret = zr_run(z, start * z->ps, n);
+		n = 0;
+	}
+	if (n && !ret)
+		ret = zr_run(z, start * z->ps, n);
+	free(vec);
+	return ret;
+}
+
+static int zr_all(struct zr *z)
+{
+	uint64_t nr = z->d->len / z->ps, step = ZR_CHUNK * VMHINT_PAGE_SIZE / z->ps, bp;
+	int ret = 0;
+
+	if (!step)
+		step = 1;
+	for (bp = 0; bp < nr && !ret; bp += step)
+		ret = zr_window(z, bp, bp + step < nr ? bp + step : nr);
+	return ret;
+}
+
+/* @granule: 0, or the unit of anonymous drops (then it stands in for the page size). */
+static int zr_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint32_t batch,
+		     uint64_t granule, uint64_t *reclaimed)
+{
+	struct zr z = { .d = d, .r = r, .ps = granule ? granule : r->page_size, .batch = batch,
+			.pagemap = -1 };
+	bool anon = d->backing == VMHINT_BACKING_ANON;
+	int ret;
+
+	/* Pinned memory (VFIO) must keep its frames: no punching at all. */
+	if (atomic_load(&d->ctx->inhibit_depth) > 0)
+		return 0;
+	if (anon) {
+		z.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (z.pagemap < 0)
+			return -errno;
+	}
+	z.uffd = sys_uffd_open(anon ? 0 : UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	if (z.uffd < 0) {
+		if (z.pagemap >= 0)
+			close(z.pagemap);
+		return z.uffd == -EINVAL ? -EOPNOTSUPP : z.uffd;
+	}
+	ret = sys_uffd_register_wp(z.uffd, d->hva, d->len);
+	if (!ret) {
+		ret = zr_all(&z);
+		sys_uffd_unregister(z.uffd, d->hva, d->len);
+	}
+	close(z.uffd);
+	if (z.pagemap >= 0)
+		close(z.pagemap);
+	*reclaimed = z.reclaimed;
+	return ret;
+}
+
+VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
+					      const struct vmhint_dedupe_zero_opts *opts)
+{
+	uint32_t batch = ZR_DEF_BATCH;
+	uint64_t cpu0, reclaimed = 0, granule = 0;
+	struct vmhint_region *r;
+	int ret;
+
+	if (!d || (opts && opts->size < sizeof(*opts)))
+		return -EINVAL;
+	if (opts && opts->batch_pages)
+		batch = opts->batch_pages;
+	if (opts)
+		granule = opts->granule_bytes;
+	if (!zr_backing_ok(d->backing))
+		return -EOPNOTSUPP;
+	if (granule && (granule & (granule - 1) || granule < VMHINT_PAGE_SIZE ||
+			d->backing != VMHINT_BACKING_ANON || d->len % granule))
+		return -EINVAL;
+	cpu0 = dedupe_cpu_ns();
+	pthread_mutex_lock(&d->lock);
+	ret = dedupe_region_get(d, &r);
+	if (!ret) {
+		ret = zr_locked(d, r, batch, granule, &reclaimed);
+		dedupe_region_put(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+	dd_add(d, zero_reclaimed, reclaimed);
+	dd_add(d, scan_cpu_ns, dedupe_cpu_ns() - cpu0);
+	if (ret)
+		log_warn(d->ctx, "dedupe: zero reclaim on %s stopped: %s", d->name, strerror(-ret));
+	return ret ? ret : (int64_t)reclaimed;
+}
