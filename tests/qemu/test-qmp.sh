@@ -8,7 +8,10 @@
 #   memfd    memory-backend-memfd,share=on: backing shmem
 #   split    4G on a PC machine: two regions, below 4G and above 4G
 #   numa     two memdevs on two guest nodes: one region each
-#   refuse   dedupe=on and a missing memdev are refused at startup
+#   numa     (if built with libvmhint NUMA support) residency per host node,
+#            vmhint-numa-move
+#   refuse   dedupe=on, a missing memdev, bad numa-policy/host-nodes and a
+#            memdev named by two objects are refused at startup
 #
 # QEMU: $VMHINT_QEMU, else the path scripts/build-qemu prints (it builds on
 # first use). libvmhint: $VMHINT_LIBDIR, else this tree's src/lib/.libs if
@@ -201,8 +204,26 @@ def test_ram():
               'ram: query-vmhint without id lists vh0')
         r = vm.cmd('object-del', id='vh0')
         check('error' in r, 'ram: object-del refuses an object in use by the device')
+        cmds = [c['name'] for c in vm.cmd('query-commands').get('return', [])]
+        if 'vmhint-numa-move' in cmds:
+            numa_checks(vm)
+        else:
+            print('note: QEMU built without libvmhint NUMA support: NUMA checks skipped')
     finally:
         vm.stop()
+
+
+def numa_checks(vm):
+    """The host has node 0 at least; guest RAM is only partly resident."""
+    r = vm.cmd('query-vmhint', id='vh0', **{'host-nodes': True})
+    nodes = r.get('return', [{}])[0].get('host-nodes')
+    check(nodes is not None and all(n['bytes'] <= 512 * M for n in nodes),
+          'numa: query-vmhint host-nodes=true reports residency per node', r)
+    r = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 0})
+    check('return' in r and r['return']['pages-total'] == 512 * M // 4096,
+          'numa: vmhint-numa-move to node 0 looks at all 131072 pages', r)
+    r = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 63})
+    check('error' in r, 'numa: vmhint-numa-move to a node without memory is an error', r)
 
 
 def test_memfd():
@@ -267,6 +288,14 @@ def refused(name, args, needle):
 
 def test_refuse():
     refused('dedupe', ['-object', 'vmhint,id=vh0,memdev=m0,dedupe=on'], 'dedupe')
+    refused('preferred2', ['-object', 'vmhint,id=vh0,memdev=m0,numa-policy=preferred,'
+                           'host-nodes=0-1'], 'host-nodes')
+    refused('nodespolicy', ['-object', 'vmhint,id=vh0,memdev=m0,host-nodes=0'],
+            'host-nodes')
+    refused('badnodes', ['-object', 'vmhint,id=vh0,memdev=m0,numa-policy=bind,'
+                         'host-nodes=0-x'], 'host-nodes')
+    refused('twice', ['-object', 'vmhint,id=vh0,memdev=m0',
+                      '-object', 'vmhint,id=vh1,memdev=m0'], 'already used')
     refused('nomemdev', ['-object', 'vmhint,id=vh0,memdev=m9'], "'m9'")
     refused('nodevobj', ['-device', 'virtio-hint-pci'], 'vmhint')
 
