@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for the guest-driver VM tests: sourced, not run.
+#   vh_mkinitramfs OUT INIT [FILE...]   cpio.gz with busybox, the virtio
+#       modules, virtio_hint.ko, INIT as /init and FILEs in /bin
+#   vh_boot INITRD LOG [QEMU ARGS...]   boot the Debian kernel under TCG,
+#       serial console to LOG; returns QEMU's exit status
+# Environment: KVER (6.1.0-56-amd64), QEMU (qemu-system-x86_64), MEM (1G),
+# VH_TIMEOUT (seconds, 300), VH_KO (path of virtio_hint.ko).
+
+KVER=${KVER:-6.1.0-56-amd64}
+QEMU=${QEMU:-qemu-system-x86_64}
+MEM=${MEM:-1G}
+VH_TIMEOUT=${VH_TIMEOUT:-300}
+vh_dir=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)
+vh_top=$(cd "$vh_dir/../../.." && pwd)
+VH_KO=${VH_KO:-$vh_top/src/guest/virtio_hint/virtio_hint.ko}
+
+# Modules the initramfs loads, in dependency order (see modules.dep).
+VH_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci"
+
+vh_skip() { echo "SKIP: $*"; exit 77; }
+
+vh_need() {
+	[ -r "/boot/vmlinuz-$KVER" ] || vh_skip "no /boot/vmlinuz-$KVER (linux-image-amd64)"
+	[ -x /bin/busybox ] || vh_skip "no /bin/busybox (busybox-static)"
+	command -v cpio >/dev/null || vh_skip "no cpio"
+	command -v "$QEMU" >/dev/null || vh_skip "no $QEMU"
+	[ -r "$VH_KO" ] || { echo "FAIL: $VH_KO not built (make -C src/guest/virtio_hint)"; exit 1; }
+}
+
+vh_mkinitramfs() {
+	local out=$1 init=$2 root m f
+	shift 2
+	root=$(mktemp -d)
+	mkdir -p "$root"/bin "$root"/lib/modules "$root"/proc "$root"/sys "$root"/dev
+	cp /bin/busybox "$root"/bin/busybox
+	ln -s busybox "$root"/bin/sh
+	for m in $VH_MODULES; do
+		f=$(modinfo -k "$KVER" -n "$m") || return 1
+		case $f in
+		*.ko.xz) xz -dc "$f" >"$root/lib/modules/$m.ko" ;;
+		*.ko.zst) zstd -qdc "$f" >"$root/lib/modules/$m.ko" ;;
+		*) cp "$f" "$root/lib/modules/$m.ko" ;;
+		esac
+	done
+	cp "$VH_KO" "$root"/lib/modules/
+	for f in "$@"; do cp "$f" "$root"/bin/; done
+	cp "$vh_dir/init-common.sh" "$root"/lib/vhtest.sh
+	cp "$init" "$root"/init
+	chmod 755 "$root"/init
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
+	rm -rf "$root"
+}
+
+vh_boot() {
+	local initrd=$1 log=$2
+	shift 2
+	timeout "$VH_TIMEOUT" "$QEMU" -accel tcg -cpu max -m "$MEM" -smp 1 \
+		-nographic -nodefaults -serial stdio -no-reboot \
+		-L /usr/share/seabios -L /usr/share/qemu \
+		-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 loglevel=4 ${VH_APPEND:-}" \
+		"$@" </dev/null >"$log" 2>&1
+}
