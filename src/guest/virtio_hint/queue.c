@@ -77,8 +77,11 @@ static bool vh_xfer_over(struct vh_dev *vh)
 
 /**
  * vh_xfer() - put one request on the ring and wait until the host returns it.
- * @out, @out_len: driver-readable part (kmalloc memory)
+ * @vh: the device
+ * @out: driver-readable part (kmalloc memory: the device reads it by DMA)
+ * @out_len: its length
  * @in_len: device-writable bytes of vh->resp to offer, 0..VH_RESP_BUF
+ * @src: whose wait time to count
  *
  * The caller holds req_lock. Waits without a time limit: the free page
  * reporting contract forbids giving the pages back before the host is done
@@ -153,6 +156,9 @@ void vh_req_begin(struct vh_dev *vh, u16 op)
 /**
  * vh_req_add() - append a range, merging it with the previous one when
  * contiguous (fewer ranges means fewer host syscalls).
+ * @vh: the device, req_lock held
+ * @gpa: guest-physical address
+ * @len: bytes
  *
  * Return: false when the request is full; send it and add again.
  */
@@ -217,6 +223,8 @@ static int vh_req_send_op(struct vh_dev *vh, u16 op, enum vh_src src)
 
 /**
  * vh_req_send() - send the request built with vh_req_add() and empty it.
+ * @vh: the device, req_lock held
+ * @src: whose counters the request goes to
  *
  * With VMHINT_F_STABLE_HINTS negotiated the driver promised the host a
  * STABLE hint before it reuses a page. Neither free page reporting nor

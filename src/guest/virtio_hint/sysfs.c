@@ -79,19 +79,29 @@ static ssize_t vh_ctr_show(struct device *dev, struct device_attribute *attr,
 		.attr = __ATTR(_name, 0444, vh_ctr_show, NULL),		\
 		.idx = (_idx),						\
 	}
-#define VH_CTR_SRC(_what, _base)					\
-	VH_CTR(_what, (_base) | VH_TOTAL);				\
-	VH_CTR(report_##_what, (_base) + VH_SRC_REPORT);		\
-	VH_CTR(active_##_what, (_base) + VH_SRC_ACTIVE);		\
-	VH_CTR(raw_##_what, (_base) + VH_SRC_RAW)
 #define VH_CTR_STATUS(_name, _st)					\
 	VH_CTR(status_##_name, VH_CTR_STATUS + (_st))
 
-VH_CTR_SRC(requests, VH_CTR_REQUESTS);
-VH_CTR_SRC(ranges, VH_CTR_RANGES);
-VH_CTR_SRC(bytes, VH_CTR_BYTES);
-VH_CTR_SRC(work_ns, VH_CTR_WORK_NS);
-VH_CTR_SRC(wait_ns, VH_CTR_WAIT_NS);
+VH_CTR(requests, VH_CTR_REQUESTS | VH_TOTAL);
+VH_CTR(report_requests, VH_CTR_REQUESTS + VH_SRC_REPORT);
+VH_CTR(active_requests, VH_CTR_REQUESTS + VH_SRC_ACTIVE);
+VH_CTR(raw_requests, VH_CTR_REQUESTS + VH_SRC_RAW);
+VH_CTR(ranges, VH_CTR_RANGES | VH_TOTAL);
+VH_CTR(report_ranges, VH_CTR_RANGES + VH_SRC_REPORT);
+VH_CTR(active_ranges, VH_CTR_RANGES + VH_SRC_ACTIVE);
+VH_CTR(raw_ranges, VH_CTR_RANGES + VH_SRC_RAW);
+VH_CTR(bytes, VH_CTR_BYTES | VH_TOTAL);
+VH_CTR(report_bytes, VH_CTR_BYTES + VH_SRC_REPORT);
+VH_CTR(active_bytes, VH_CTR_BYTES + VH_SRC_ACTIVE);
+VH_CTR(raw_bytes, VH_CTR_BYTES + VH_SRC_RAW);
+VH_CTR(work_ns, VH_CTR_WORK_NS | VH_TOTAL);
+VH_CTR(report_work_ns, VH_CTR_WORK_NS + VH_SRC_REPORT);
+VH_CTR(active_work_ns, VH_CTR_WORK_NS + VH_SRC_ACTIVE);
+VH_CTR(raw_work_ns, VH_CTR_WORK_NS + VH_SRC_RAW);
+VH_CTR(wait_ns, VH_CTR_WAIT_NS | VH_TOTAL);
+VH_CTR(report_wait_ns, VH_CTR_WAIT_NS + VH_SRC_REPORT);
+VH_CTR(active_wait_ns, VH_CTR_WAIT_NS + VH_SRC_ACTIVE);
+VH_CTR(raw_wait_ns, VH_CTR_WAIT_NS + VH_SRC_RAW);
 VH_CTR_STATUS(ok, VMHINT_WIRE_OK);
 VH_CTR_STATUS(short, VMHINT_WIRE_ERR_SHORT);
 VH_CTR_STATUS(length, VMHINT_WIRE_ERR_LENGTH);
@@ -184,14 +194,13 @@ VH_RO(config_version, "%u", vh->cfg_version);
 VH_RO(config_page_size, "%u", vh->cfg_page_size);
 VH_RO(config_max_ranges, "%u", vh->max_ranges);
 VH_RO(features, "%s%s", vh->lazy ? "lazy " : "",
-      vh->stable_hints ? "stable_hints" : "");
+	vh->stable_hints ? "stable_hints" : "");
 VH_RO(reporting, "%d", vh->reporting);
 VH_RO(report_order, "%u", vh->report_order);
 VH_RO(active_order, "%u", vh->active.order);
 VH_RO(active_held_bytes, "%lu", READ_ONCE(vh->active.nr_held) << PAGE_SHIFT);
 
 #define A(_n) (&vh_attr_##_n.attr.attr)
-#define A_SRC(_n) A(_n), A(report_##_n), A(active_##_n), A(raw_##_n)
 
 static struct attribute *vh_attrs[] = {
 	&dev_attr_active.attr,
@@ -207,8 +216,11 @@ static struct attribute *vh_attrs[] = {
 	&dev_attr_report_order.attr,
 	&dev_attr_active_order.attr,
 	&dev_attr_active_held_bytes.attr,
-	A_SRC(requests), A_SRC(ranges), A_SRC(bytes), A_SRC(work_ns),
-	A_SRC(wait_ns),
+	A(requests), A(report_requests), A(active_requests), A(raw_requests),
+	A(ranges), A(report_ranges), A(active_ranges), A(raw_ranges),
+	A(bytes), A(report_bytes), A(active_bytes), A(raw_bytes),
+	A(work_ns), A(report_work_ns), A(active_work_ns), A(raw_work_ns),
+	A(wait_ns), A(report_wait_ns), A(active_wait_ns), A(raw_wait_ns),
 	A(status_ok), A(status_short), A(status_length), A(status_op),
 	A(status_flags), A(status_no_ranges), A(status_too_many),
 	A(status_align), A(status_zero_len), A(status_overflow),
