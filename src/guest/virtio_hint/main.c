@@ -111,6 +111,7 @@ static int vh_probe(struct virtio_device *vdev)
 		return -ENOMEM;
 	vdev->priv = vh;
 	vh->vdev = vdev;
+	INIT_WORK(&vh->reset_work, vh_reset_work);
 
 	err = vh_read_config(vh);
 	if (err)
@@ -163,6 +164,8 @@ static void vh_remove(struct virtio_device *vdev)
 {
 	struct vh_dev *vh = vdev->priv;
 
+	/* The core stopped config interrupts: nothing schedules it again. */
+	cancel_work_sync(&vh->reset_work);
 	vh_shutdown_queue(vh);
 	vh_report_stop(vh);
 	vh_raw_exit(vh);
@@ -179,6 +182,13 @@ static void vh_remove(struct virtio_device *vdev)
 
 static void vh_config_changed(struct virtio_device *vdev)
 {
+	struct vh_dev *vh = vdev->priv;
+
+	/* Interrupt context: the reset sleeps, so it runs from a work. */
+	if (vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_NEEDS_RESET) {
+		schedule_work(&vh->reset_work);
+		return;
+	}
 	/* Limits were fixed at probe; a host changing them is ignored. */
 	dev_info_once(&vdev->dev, "config change ignored\n");
 }

@@ -261,6 +261,19 @@ int vh_req_send(struct vh_dev *vh, enum vh_src src)
  * after which the virtio spec forbids it to touch the buffers, so the
  * waiter can give its pages back safely.
  */
+/* Stops new requests, resets the device, then fails the waiters. */
+static void vh_reset_device(struct vh_dev *vh)
+{
+	spin_lock_irq(&vh->vq_lock);
+	vh->dying = true;
+	spin_unlock_irq(&vh->vq_lock);
+	virtio_reset_device(vh->vdev);
+	spin_lock_irq(&vh->vq_lock);
+	vh->broken = true;
+	spin_unlock_irq(&vh->vq_lock);
+	wake_up_all(&vh->wq);
+}
+
 void vh_shutdown_queue(struct vh_dev *vh)
 {
 	bool idle;
@@ -269,14 +282,27 @@ void vh_shutdown_queue(struct vh_dev *vh)
 	vh->dying = true;
 	spin_unlock_irq(&vh->vq_lock);
 
-	idle = wait_event_timeout(vh->wq, !READ_ONCE(vh->inflight),
-				  VH_REMOVE_GRACE);
+	idle = wait_event_timeout(vh->wq, !READ_ONCE(vh->inflight) ||
+				  READ_ONCE(vh->broken), VH_REMOVE_GRACE);
 	if (idle)
 		return;
 	dev_warn(&vh->vdev->dev, "host did not complete a request; resetting\n");
-	virtio_reset_device(vh->vdev);
-	spin_lock_irq(&vh->vq_lock);
-	vh->broken = true;
-	spin_unlock_irq(&vh->vq_lock);
-	wake_up_all(&vh->wq);
+	vh_reset_device(vh);
+}
+
+/*
+ * The host set NEEDS_RESET (QEMU does on a protocol violation, e.g. a raw
+ * request without room for the response) and will not return what is in
+ * the ring. Reset it so the spec guarantees it no longer touches those
+ * buffers, then fail the waiters: their pages are safe to reuse. The
+ * device stays unusable until the driver is rebound (rmmod/insmod or
+ * unbind/bind), which sets the queue up afresh.
+ */
+void vh_reset_work(struct work_struct *work)
+{
+	struct vh_dev *vh = container_of(work, struct vh_dev, reset_work);
+
+	dev_err(&vh->vdev->dev,
+		"device needs reset; hints stop until the driver is rebound\n");
+	vh_reset_device(vh);
 }

@@ -5,7 +5,8 @@
  * Switches:   active (0/1), hint_now (write anything), active_interval_ms,
  *             active_threshold_mb, active_reserve_mb
  * Read-only:  config_version, config_page_size, config_max_ranges, features,
- *             reporting, report_order, active_order, active_held_bytes
+ *             reporting, broken (device reset after a host error),
+ *             report_order, active_order, active_held_bytes
  * Counters:   requests, ranges, bytes (all sources), and per source
  *             (report_, active_, raw_): requests, ranges, bytes, work_ns
  *             (driver time without waits), wait_ns (time the host took);
@@ -196,6 +197,7 @@ VH_RO(config_max_ranges, "%u", vh->max_ranges);
 VH_RO(features, "%s%s", vh->lazy ? "lazy " : "",
 	vh->stable_hints ? "stable_hints" : "");
 VH_RO(reporting, "%d", vh->reporting);
+VH_RO(broken, "%d", READ_ONCE(vh->broken));
 VH_RO(report_order, "%u", vh->report_order);
 VH_RO(active_order, "%u", vh->active.order);
 VH_RO(active_held_bytes, "%lu", READ_ONCE(vh->active.nr_held) << PAGE_SHIFT);
@@ -213,6 +215,7 @@ static struct attribute *vh_attrs[] = {
 	&dev_attr_config_max_ranges.attr,
 	&dev_attr_features.attr,
 	&dev_attr_reporting.attr,
+	&dev_attr_broken.attr,
 	&dev_attr_report_order.attr,
 	&dev_attr_active_order.attr,
 	&dev_attr_active_held_bytes.attr,

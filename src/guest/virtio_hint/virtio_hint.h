@@ -98,8 +98,9 @@ struct vh_dev {
 	void *inflight;			/* token of the buffer in the ring */
 	bool done;			/* the host returned it */
 	unsigned int used_len;
-	bool dying;			/* remove started: send nothing new */
-	bool broken;			/* reset under a request: fail it */
+	bool dying;			/* remove or reset: send nothing new */
+	bool broken;			/* device reset: waiters fail */
+	struct work_struct reset_work;	/* host asked for a reset */
 
 	/* Request under construction (req_lock held). */
 	struct vmhint_wire_req *req;	/* header + max_ranges ranges */
@@ -139,6 +140,7 @@ void vh_req_begin(struct vh_dev *vh, u16 op);
 bool vh_req_add(struct vh_dev *vh, u64 gpa, u64 len);
 int vh_req_send(struct vh_dev *vh, enum vh_src src);
 void vh_shutdown_queue(struct vh_dev *vh);
+void vh_reset_work(struct work_struct *work);
 
 /* report.c */
 void vh_report_start(struct vh_dev *vh);
