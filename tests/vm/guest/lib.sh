@@ -5,7 +5,8 @@
 #   vh_boot INITRD LOG [QEMU ARGS...]   boot the Debian kernel under TCG,
 #       serial console to LOG; returns QEMU's exit status
 # Environment: KVER (6.1.0-56-amd64), QEMU (qemu-system-x86_64), MEM (1G),
-# VH_TIMEOUT (seconds, 300), VH_KO (path of virtio_hint.ko).
+# VH_TIMEOUT (seconds, 300), VH_KO (path of virtio_hint.ko), VH_EXTRA_MODULES
+# (more kernel modules for /lib/modules, e.g. virtio_balloon).
 
 KVER=${KVER:-6.1.0-56-amd64}
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -35,7 +36,7 @@ vh_mkinitramfs() {
 	mkdir -p "$root"/bin "$root"/lib/modules "$root"/proc "$root"/sys "$root"/dev
 	cp /bin/busybox "$root"/bin/busybox
 	ln -s busybox "$root"/bin/sh
-	for m in $VH_MODULES; do
+	for m in $VH_MODULES ${VH_EXTRA_MODULES:-}; do
 		f=$(modinfo -k "$KVER" -n "$m") || return 1
 		case $f in
 		*.ko.xz) xz -dc "$f" >"$root/lib/modules/$m.ko" ;;
