@@ -2,28 +2,39 @@
 /*
  * virtio_hint - active mode: return freed memory to the host within a
  * fraction of a second instead of the tens of seconds free page reporting
- * needs (it waits 2 s between passes and takes about 1/16 of each free
- * list per pass).
+ * needs on its own (it waits 2 s between passes and takes about 1/16 of
+ * each free list per pass).
  *
- * A pass takes free pages out of the buddy allocator by allocating them,
- * hints them UNUSED in batches, and gives all of them back when the pass
- * ends. They must be held until then: a page freed early would be the
- * first one the allocator hands out again, and the pass would hint the
- * same pages over and over.
+ * A worker polls the free page count (one global counter) every
+ * interval_ms and starts a pass when it rose by threshold_mb, i.e. when
+ * the guest freed a sizeable amount of memory, or when hint_now is
+ * written. A pass works one of two ways:
  *
- * The trade-off: while a pass runs, the memory it holds is not available
- * to the guest. Three things keep that from hurting it:
- *  - allocations never reclaim, compact or wake kswapd, and never dip
- *    into reserves (no __GFP_RECLAIM, __GFP_NORETRY, __GFP_NOMEMALLOC):
- *    only memory that is free right now is taken;
- *  - the pass stops while free memory is still above the zones' high
- *    watermarks plus reserve_mb;
- *  - a shrinker gives every page already hinted back at once when the
- *    guest comes under memory pressure, and ends the pass. Only the one
- *    batch the host is working on (at most max_ranges pages) cannot be
- *    given back early.
- * What remains is that a pass rewrites free pages the core may already
- * have reported, which costs host time but not guest memory.
+ * "report" (default while free page reporting is ours): run the page
+ * reporting core's own pass now instead of in 2 s, and again right after
+ * each pass that reported something, until one reports nothing. The core
+ * isolates free pages without allocating them, skips pages it reported
+ * before, and keeps the watermarks, so this takes no guest memory and
+ * sends each page once. It relies on prdev->work, which the core's header
+ * exposes in struct page_reporting_dev_info, being the pass.
+ *
+ * "alloc" (active_alloc=1, or when another driver owns page reporting):
+ * take free pages out of the buddy allocator by allocating them, hint them
+ * UNUSED in batches, and give them all back when the pass ends. They must
+ * be held until then: a page freed early would be the first one the
+ * allocator hands out again. The costs:
+ *  - while a pass runs the memory it holds is not available to the guest.
+ *    Allocations never reclaim, compact or wake kswapd, and never dip into
+ *    reserves (no __GFP_RECLAIM, __GFP_NORETRY, __GFP_NOMEMALLOC); the pass
+ *    stops above the zones' high watermarks plus reserve_mb; a shrinker
+ *    gives back every page already hinted at once under memory pressure
+ *    and ends the pass. Only the batch the host is working on (at most
+ *    max_ranges pages) cannot be given back early;
+ *  - with init_on_alloc=1 (Debian's default) the allocator zeroes every
+ *    page it hands out: the host must fault the memory in before it can
+ *    drop it again, and the guest spends CPU on zeroing. Boot the guest
+ *    with init_on_alloc=0 to use this method;
+ *  - each pass hints all free memory again, reported before or not.
  */
 #include <linux/gfp.h>
 #include <linux/ktime.h>
@@ -149,7 +160,7 @@ static int vh_active_hint(struct vh_dev *vh, unsigned int n)
 	return err;
 }
 
-static void vh_active_pass(struct vh_dev *vh)
+static void vh_active_pass_alloc(struct vh_dev *vh)
 {
 	struct vh_active *a = &vh->active;
 	unsigned long reserve = vh_reserve_pages(a), peak = 0;
@@ -191,10 +202,50 @@ static void vh_active_pass(struct vh_dev *vh)
 		atomic64_set(&vh->ctr[VH_CTR_ACTIVE_PEAK_HELD], (u64)peak << PAGE_SHIFT);
 }
 
+/* Upper bound on back-to-back core passes, should memory keep coming. */
+#define VH_REPORT_ROUNDS 64
+
+static void vh_active_pass_report(struct vh_dev *vh)
+{
+	atomic64_t *bytes = &vh->ctr[VH_CTR_BYTES + VH_SRC_REPORT];
+	atomic64_t *wait = &vh->ctr[VH_CTR_WAIT_NS + VH_SRC_REPORT];
+	u64 t0 = ktime_get_ns(), bytes0 = atomic64_read(bytes);
+	u64 wait0 = atomic64_read(wait), b, ns;
+	unsigned int round;
+
+	for (round = 0; round < VH_REPORT_ROUNDS; round++) {
+		if (READ_ONCE(vh->dying))
+			break;
+		b = atomic64_read(bytes);
+		/* Runs the core's pass now (and waits) instead of in 2 s. */
+		mod_delayed_work(system_wq, &vh->prdev.work, 0);
+		flush_delayed_work(&vh->prdev.work);
+		vh_count(vh, VH_CTR_ACTIVE_ROUNDS, 1);
+		if (atomic64_read(bytes) == b)
+			break;
+	}
+
+	/* CPU of the core and of our callback; the host's time excluded. */
+	ns = ktime_get_ns() - t0;
+	vh_count(vh, VH_CTR_ACTIVE_PASSES, 1);
+	vh_count(vh, VH_CTR_WORK_NS + VH_SRC_ACTIVE,
+		 ns - (atomic64_read(wait) - wait0));
+	atomic64_set(&vh->ctr[VH_CTR_ACTIVE_LAST_NS], ns);
+	atomic64_set(&vh->ctr[VH_CTR_ACTIVE_LAST_BYTES],
+		     atomic64_read(bytes) - bytes0);
+}
+
+static void vh_active_pass(struct vh_dev *vh)
+{
+	if (vh->active.use_alloc)
+		vh_active_pass_alloc(vh);
+	else
+		vh_active_pass_report(vh);
+}
+
 /*
- * Polls the free page count (cheap: one global counter) and runs a pass
- * when it rose by threshold_mb since its lowest point after the last
- * pass, i.e. when the guest freed a sizeable amount of memory.
+ * Starts a pass when the free page count rose by threshold_mb since its
+ * lowest point after the last pass, or when asked to.
  */
 static void vh_active_work(struct work_struct *work)
 {
@@ -276,9 +327,18 @@ int vh_active_init(struct vh_dev *vh)
 		return err;
 	}
 	a->shrinker_on = true;
-	if (vh_param_active)
-		vh_active_set(vh, true);
 	return 0;
+}
+
+/* Called once free page reporting is registered, or known not to be. */
+void vh_active_choose(struct vh_dev *vh)
+{
+	struct vh_active *a = &vh->active;
+
+	a->use_alloc = vh_param_active_alloc || !vh->reporting;
+	if (a->use_alloc && want_init_on_alloc(VH_ACTIVE_GFP))
+		dev_warn(&vh->vdev->dev,
+			 "active mode allocates pages and init_on_alloc zeroes them: boot with init_on_alloc=0\n");
 }
 
 void vh_active_stop(struct vh_dev *vh)

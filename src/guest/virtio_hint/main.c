@@ -39,6 +39,11 @@ module_param_named(active_batch, vh_param_batch, uint, 0444);
 MODULE_PARM_DESC(active_batch,
 		 "Active mode: pages per request, capped by the host's max_ranges (default 256)");
 
+bool vh_param_active_alloc;
+module_param_named(active_alloc, vh_param_active_alloc, bool, 0444);
+MODULE_PARM_DESC(active_alloc,
+		 "Active mode: allocate free pages instead of running page reporting early (default 0)");
+
 int vh_param_active_order = -1;
 module_param_named(active_order, vh_param_active_order, int, 0444);
 MODULE_PARM_DESC(active_order,
@@ -133,16 +138,17 @@ static int vh_probe(struct virtio_device *vdev)
 
 	virtio_device_ready(vdev);
 	vh_report_start(vh);
+	vh_active_choose(vh);
 	vh_raw_init(vh);
 	if (vh_param_active)
 		vh_active_set(vh, true);
 
 	dev_info(&vdev->dev,
-		 "page_size %u max_ranges %u%s%s; reporting %s (order %u), active order %u\n",
+		 "page_size %u max_ranges %u%s%s; reporting %s (order %u); active %s\n",
 		 vh->cfg_page_size, vh->max_ranges, vh->lazy ? " lazy" : "",
 		 vh->stable_hints ? " stable_hints" : "",
 		 vh->reporting ? "on" : "off", vh->report_order,
-		 vh->active.order);
+		 vh->active.use_alloc ? "alloc" : "report");
 	return 0;
 
 err_vqs:
@@ -167,9 +173,10 @@ static void vh_remove(struct virtio_device *vdev)
 	/* The core stopped config interrupts: nothing schedules it again. */
 	cancel_work_sync(&vh->reset_work);
 	vh_shutdown_queue(vh);
+	/* Before page reporting goes: the worker may run its pass. */
+	vh_active_stop(vh);
 	vh_report_stop(vh);
 	vh_raw_exit(vh);
-	vh_active_stop(vh);
 	if (!vh->broken)
 		virtio_reset_device(vdev);
 	/* Tokens are our preallocated or raw buffers: nothing to free. */

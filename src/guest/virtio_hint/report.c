@@ -69,9 +69,9 @@ static int vh_report(struct page_reporting_dev_info *prdev,
  *
  * Order 0 tells the core "use the default" (pageblock_order, 2 MiB), which
  * is also what we want for a 4 KiB backing: reporting single pages would
- * cost a request per 128 KiB. Note that 6.1 fixes the order at the first
- * registration after boot unless page_reporting.page_reporting_order is
- * set, so a reload with another host page size keeps the first order.
+ * cost a request per 128 KiB. Debian's 6.1 takes the order from each
+ * registration (later kernels keep page_reporting.page_reporting_order if
+ * the admin set it).
  */
 static unsigned int vh_pick_order(struct vh_dev *vh)
 {

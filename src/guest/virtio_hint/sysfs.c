@@ -6,12 +6,14 @@
  *             active_threshold_mb, active_reserve_mb
  * Read-only:  config_version, config_page_size, config_max_ranges, features,
  *             reporting, broken (device reset after a host error),
- *             report_order, active_order, active_held_bytes
+ *             report_order, active_method (report or alloc), active_order,
+ *             active_held_bytes
  * Counters:   requests, ranges, bytes (all sources), and per source
  *             (report_, active_, raw_): requests, ranges, bytes, work_ns
  *             (driver time without waits), wait_ns (time the host took);
  *             status_<name> per wire status, err_proto (the host wrote an
  *             invalid response), err_submit, stable_requests, active_passes,
+ *             active_rounds (early page reporting passes),
  *             active_aborts, active_shrunk_pages, active_last_ns,
  *             active_last_bytes, active_peak_held_bytes.
  */
@@ -120,6 +122,7 @@ VH_CTR(err_proto, VH_CTR_ERR_PROTO);
 VH_CTR(err_submit, VH_CTR_ERR_SUBMIT);
 VH_CTR(stable_requests, VH_CTR_STABLE_REQUESTS);
 VH_CTR(active_passes, VH_CTR_ACTIVE_PASSES);
+VH_CTR(active_rounds, VH_CTR_ACTIVE_ROUNDS);
 VH_CTR(active_aborts, VH_CTR_ACTIVE_ABORTS);
 VH_CTR(active_shrunk_pages, VH_CTR_ACTIVE_SHRUNK);
 VH_CTR(active_last_ns, VH_CTR_ACTIVE_LAST_NS);
@@ -200,6 +203,7 @@ VH_RO(reporting, "%d", vh->reporting);
 VH_RO(broken, "%d", READ_ONCE(vh->broken));
 VH_RO(report_order, "%u", vh->report_order);
 VH_RO(active_order, "%u", vh->active.order);
+VH_RO(active_method, "%s", vh->active.use_alloc ? "alloc" : "report");
 VH_RO(active_held_bytes, "%lu", READ_ONCE(vh->active.nr_held) << PAGE_SHIFT);
 
 #define A(_n) (&vh_attr_##_n.attr.attr)
@@ -218,6 +222,7 @@ static struct attribute *vh_attrs[] = {
 	&dev_attr_broken.attr,
 	&dev_attr_report_order.attr,
 	&dev_attr_active_order.attr,
+	&dev_attr_active_method.attr,
 	&dev_attr_active_held_bytes.attr,
 	A(requests), A(report_requests), A(active_requests), A(raw_requests),
 	A(ranges), A(report_ranges), A(active_ranges), A(raw_ranges),
@@ -229,6 +234,7 @@ static struct attribute *vh_attrs[] = {
 	A(status_align), A(status_zero_len), A(status_overflow),
 	A(status_outside), A(status_cross), A(status_io),
 	A(err_proto), A(err_submit), A(stable_requests), A(active_passes),
+	A(active_rounds),
 	A(active_aborts), A(active_shrunk_pages), A(active_last_ns),
 	A(active_last_bytes), A(active_peak_held_bytes),
 	NULL,

@@ -48,6 +48,7 @@ enum vh_ctr {
 	VH_CTR_ERR_SUBMIT,	/* virtqueue refused the buffer */
 	VH_CTR_STABLE_REQUESTS,	/* STABLE follow-ups (F_STABLE_HINTS) */
 	VH_CTR_ACTIVE_PASSES,
+	VH_CTR_ACTIVE_ROUNDS,	/* core page reporting passes run early */
 	VH_CTR_ACTIVE_ABORTS,	/* passes cut short by the shrinker */
 	VH_CTR_ACTIVE_SHRUNK,	/* pages the shrinker gave back early */
 	VH_CTR_ACTIVE_LAST_NS,	/* wall time of the last pass */
@@ -59,6 +60,7 @@ enum vh_ctr {
 struct vh_active {
 	struct delayed_work work;
 	bool enabled;			/* periodic polling on */
+	bool use_alloc;			/* method "alloc", else "report" */
 	atomic_t kick;			/* a pass was asked for (hint_now) */
 	unsigned long last_free;	/* free pages after the last pass */
 	unsigned int order;
@@ -148,6 +150,7 @@ void vh_report_stop(struct vh_dev *vh);
 
 /* active.c */
 int vh_active_init(struct vh_dev *vh);
+void vh_active_choose(struct vh_dev *vh);
 void vh_active_set(struct vh_dev *vh, bool on);
 void vh_active_kick(struct vh_dev *vh);
 void vh_active_stop(struct vh_dev *vh);
@@ -169,5 +172,6 @@ extern unsigned int vh_param_threshold_mb;
 extern unsigned int vh_param_reserve_mb;
 extern unsigned int vh_param_batch;
 extern int vh_param_active_order;
+extern bool vh_param_active_alloc;
 
 #endif /* VIRTIO_HINT_H */
