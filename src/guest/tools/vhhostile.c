@@ -5,12 +5,17 @@
  * print what the host answered. The host must answer each with an error
  * status and stay up; nothing here names guest RAM in use.
  *
- * Usage: vhhostile DEBUGFS_DIR MAX_RANGES
+ * Usage: vhhostile DEBUGFS_DIR MAX_RANGES [break]
  *   e.g. vhhostile /sys/kernel/debug/virtio_hint/virtio0 256
  * Prints one line per case: "HOSTILE: <case> want=<status> <raw result>",
  * with "MISMATCH" when the status differs. Exit: 0 every request came back
  * with an error status, 1 a request failed in the guest or was accepted.
+ *
+ * With "break", sends one request without room for the response instead:
+ * QEMU's device then needs a reset, and the driver must notice, reset it
+ * and fail the request (exit 0 when the write fails that way).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,6 +110,30 @@ static struct range *ranges(void *r)
 
 #define OUTSIDE (1ULL << 40) /* 1 TiB: beyond any test guest's RAM */
 
+/* A response buffer too small for the response: the device must refuse. */
+static int break_device(void)
+{
+	struct { struct req h; struct range r; } __attribute__((packed)) q = {
+		{ 1, 0, 1 }, { OUTSIDE, 4096 } };
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	set_in_len(4);
+	snprintf(path, sizeof(path), "%s/raw", dir);
+	fd = open(path, O_WRONLY);
+	if (fd < 0) {
+		perror(path);
+		return 1;
+	}
+	n = write(fd, &q, sizeof(q));
+	printf("HOSTILE: short_resp_buf write=%zd (%s)\n", n,
+	       n < 0 ? strerror(errno) : "accepted");
+	close(fd);
+	set_in_len(8);
+	return n < 0 && errno == EIO ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int max, i;
@@ -112,12 +141,14 @@ int main(int argc, char **argv)
 	size_t len;
 	void *r;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: vhhostile DEBUGFS_DIR MAX_RANGES\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: vhhostile DEBUGFS_DIR MAX_RANGES [break]\n");
 		return 2;
 	}
 	dir = argv[1];
 	max = strtoul(argv[2], NULL, 0);
+	if (argc == 4 && !strcmp(argv[3], "break"))
+		return break_device();
 	set_in_len(8);
 
 	send_case("short", "\x01\x00\x00", 3, 1);
@@ -166,13 +197,6 @@ int main(int argc, char **argv)
 	((struct req *)r)->op = 2;
 	send_case("stable_outside", r, len, 10);
 
-	/* Response buffers the host must not overrun or trust. */
-	((struct req *)r)->op = 1;
-	set_in_len(0);
-	send_case("no_resp_buf", r, len, -1);
-	set_in_len(4);
-	send_case("short_resp_buf", r, len, -1);
-	set_in_len(8);
 	free(r);
 
 	memset(junk, 0xa5, sizeof(junk));

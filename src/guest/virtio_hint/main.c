@@ -49,10 +49,17 @@ module_param_named(active_order, vh_param_active_order, int, 0444);
 MODULE_PARM_DESC(active_order,
 		 "Active mode: allocation order; -1 = max(host page, pageblock) (default)");
 
-static bool stable_hints = true;
+/*
+ * VMHINT_F_STABLE_HINTS is a promise to send STABLE before reusing a
+ * hinted page. Nothing tells this driver when the allocator reuses a
+ * reported page, so it can keep the promise only by sending STABLE right
+ * after each UNUSED (see vh_req_send()): safe, but it doubles the requests
+ * and cancels what a lazy host had pending. Hence off unless asked for.
+ */
+static bool stable_hints;
 module_param(stable_hints, bool, 0444);
 MODULE_PARM_DESC(stable_hints,
-		 "Accept VMHINT_F_STABLE_HINTS when offered (default 1)");
+		 "Accept VMHINT_F_STABLE_HINTS when offered; every UNUSED is then followed by STABLE (default 0)");
 
 /*
  * The config space is written by the host and read once: every field is

@@ -20,7 +20,7 @@ for round in 1 2 3; do
 	case $round in
 	1) args="" ;;
 	2) args="raw=1 active=1 active_interval_ms=10" ;;
-	3) args="raw=1 report=0 stable_hints=0" ;;
+	3) args="raw=1 report=0 stable_hints=1 active=1 active_alloc=1" ;;
 	esac
 	insmod /lib/modules/virtio_hint.ko $args || vh_fail "insmod round $round"
 	[ -d /sys/bus/virtio/drivers/virtio_hint ] || vh_fail "driver not registered"
