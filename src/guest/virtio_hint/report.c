@@ -20,7 +20,7 @@ MODULE_PARM_DESC(report, "Register with free page reporting (default 1)");
 static int report_order = -1;
 module_param(report_order, int, 0444);
 MODULE_PARM_DESC(report_order,
-		 "Page reporting order; -1 = from the host's page_size (default)");
+		 "Page reporting order; <= 0: max(host page_size, pageblock) (default -1)");
 
 static int vh_report(struct page_reporting_dev_info *prdev,
 		     struct scatterlist *sgl, unsigned int nents)
@@ -67,9 +67,9 @@ static int vh_report(struct page_reporting_dev_info *prdev,
  * allocator cannot report above MAX_ORDER - 1 (4 MiB on x86), so a 1 GiB
  * backing gets 4 MiB reports that the host library aggregates.
  *
- * Order 0 tells the core "use the default" (pageblock_order, 2 MiB), which
- * is also what we want for a 4 KiB backing: reporting single pages would
- * cost a request per 128 KiB. Debian's 6.1 takes the order from each
+ * Below pageblock_order (2 MiB) we do not go, whatever the backing:
+ * reporting single pages would cost a request per 128 KiB, and order 0
+ * means "the default" to the core anyway. Debian's 6.1 takes the order from each
  * registration (later kernels keep page_reporting.page_reporting_order if
  * the admin set it).
  */
@@ -77,10 +77,11 @@ static unsigned int vh_pick_order(struct vh_dev *vh)
 {
 	unsigned int order;
 
-	if (report_order >= 0)
+	if (report_order > 0)
 		return min_t(unsigned int, report_order, MAX_ORDER - 1);
 	order = ilog2(vh->cfg_page_size);
 	order = order > PAGE_SHIFT ? order - PAGE_SHIFT : 0;
+	order = max_t(unsigned int, order, pageblock_order);
 	return min_t(unsigned int, order, MAX_ORDER - 1);
 }
 
