@@ -5,9 +5,13 @@
 #   hint     virtio-hint (patched QEMU + libvmhint) with virtio_hint.ko in
 #            active mode
 #   balloon  stock virtio-balloon-pci,free-page-reporting=on
+# and, for comparison,
+#   hint-passive  virtio-hint with free page reporting alone (active=0)
+#   hint-alloc    active mode taking pages by allocation (active_alloc=1,
+#                 guest booted with init_on_alloc=0)
 # Same guest kernel, same initramfs, same memhog.
 #
-# Usage: tests/vm/e2e-free.sh [hint] [balloon]     (default: both)
+# Usage: tests/vm/e2e-free.sh [MODE...]     (default: hint balloon)
 # Env:   VMHINT_QEMU  patched qemu-system-x86_64 (default: what
 #                     scripts/build-qemu prints, if it is already built)
 #        QEMU         stock QEMU for balloon (qemu-system-x86_64)
@@ -52,14 +56,14 @@ find_patched_qemu() {
 
 # run_mode MODE QEMU_BINARY QEMU_ARGS...
 run_mode() {
-	local mode=$1 qemu=$2 t_free peak=0 rss target t_drop=-1 rss_end rss_free
-	shift 2
+	local mode=$1 qemu=$2 args=$3 append=$4 t_free peak=0 rss target t_drop=-1 rss_end rss_free
+	shift 4
 	cat >"$work/init" <<GUEST
 #!/bin/sh
 . /lib/vhtest.sh
 case $mode in
 balloon) insmod /lib/modules/virtio_balloon.ko || vh_fail insmod ;;
-hint) insmod /lib/modules/virtio_hint.ko $VH_ARGS || vh_fail insmod ;;
+hint*) insmod /lib/modules/virtio_hint.ko $args || vh_fail insmod ;;
 esac
 sleep 5
 memhog $HOG_MB 5 0 || vh_fail memhog
@@ -79,7 +83,7 @@ GUEST
 	"$qemu" -accel tcg -cpu max -m "$GUEST_MEM" -smp 1 -nographic -nodefaults \
 		-chardev pipe,id=con,path="$work/con" -serial chardev:con -no-reboot -L /usr/share/seabios -L /usr/share/qemu \
 		-kernel "/boot/vmlinuz-$KVER" -initrd "$work/initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4" "$@" </dev/null >"$work/qemu.out" 2>&1 &
+		-append "console=ttyS0 panic=-1 loglevel=4 $append" "$@" </dev/null >"$work/qemu.out" 2>&1 &
 	qpid=$!
 
 	# Touched: the RSS peak is reached while memhog holds the memory.
@@ -122,14 +126,19 @@ ran=0
 failed=0
 for mode in $modes; do
 	case $mode in
-	hint)
-		q=$(find_patched_qemu) || { echo "SKIP: hint: no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"; continue; }
-		run_mode hint "$q" -object memory-backend-ram,id=m0,size="$GUEST_MEM" \
+	hint | hint-passive | hint-alloc)
+		q=$(find_patched_qemu) || { echo "SKIP: $mode: no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"; continue; }
+		case $mode in
+		hint) args=$VH_ARGS append= ;;
+		hint-passive) args=active=0 append= ;;
+		hint-alloc) args="active=1 active_alloc=1" append=init_on_alloc=0 ;;
+		esac
+		run_mode "$mode" "$q" "$args" "$append" -object memory-backend-ram,id=m0,size="$GUEST_MEM" \
 			-machine memory-backend=m0 -object vmhint,id=vh0,memdev=m0 \
 			-device virtio-hint-pci,vmhint=vh0 || failed=1
 		;;
 	balloon)
-		run_mode balloon "$QEMU" -device virtio-balloon-pci,free-page-reporting=on || failed=1
+		run_mode balloon "$QEMU" "" "" -device virtio-balloon-pci,free-page-reporting=on || failed=1
 		;;
 	*) echo "unknown mode $mode"; exit 2 ;;
 	esac

@@ -197,7 +197,8 @@ static DEVICE_ATTR_RO(_name)
 VH_RO(config_version, "%u", vh->cfg_version);
 VH_RO(config_page_size, "%u", vh->cfg_page_size);
 VH_RO(config_max_ranges, "%u", vh->max_ranges);
-VH_RO(features, "%s%s", vh->lazy ? "lazy " : "",
+VH_RO(features, "%s%s%s", vh->lazy ? "lazy" : "",
+	vh->lazy && vh->stable_hints ? " " : "",
 	vh->stable_hints ? "stable_hints" : "");
 VH_RO(reporting, "%d", vh->reporting);
 VH_RO(broken, "%d", READ_ONCE(vh->broken));
