@@ -45,15 +45,6 @@ trap cleanup EXIT
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-find_patched_qemu() {
-	[ -n "${VMHINT_QEMU:-}" ] && { echo "$VMHINT_QEMU"; return; }
-	[ -x "$top/scripts/build-qemu" ] || return 1
-	# Only a binary built already: building takes minutes, not a test's job.
-	key=$("$top/scripts/build-qemu" --print-key 2>/dev/null) || return 1
-	f=${VMHINT_CACHE:-/var/cache/vmhint}/qemu/$key/src/build/qemu-system-x86_64
-	[ -x "$f" ] && echo "$f"
-}
-
 # run_mode MODE QEMU_BINARY QEMU_ARGS...
 run_mode() {
 	local mode=$1 qemu=$2 args=$3 append=$4 t_free peak=0 rss target t_drop=-1 rss_end rss_free
@@ -127,7 +118,7 @@ failed=0
 for mode in $modes; do
 	case $mode in
 	hint | hint-passive | hint-alloc)
-		q=$(find_patched_qemu) || { echo "SKIP: $mode: no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"; continue; }
+		q=$(vh_patched_qemu) || { echo "SKIP: $mode: no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"; continue; }
 		case $mode in
 		hint) args=$VH_ARGS append= ;;
 		hint-passive) args=active=0 append= ;;

@@ -15,11 +15,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 vh_need
-if [ -z "${VMHINT_QEMU:-}" ] && [ -x "$vh_top/scripts/build-qemu" ]; then
-	key=$("$vh_top/scripts/build-qemu" --print-key 2>/dev/null) &&
-		VMHINT_QEMU=${VMHINT_CACHE:-/var/cache/vmhint}/qemu/$key/src/build/qemu-system-x86_64
-fi
-[ -x "${VMHINT_QEMU:-}" ] || vh_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
+VMHINT_QEMU=$(vh_patched_qemu) ||
+	vh_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
 make -s -C "$vh_top/src/guest/tools" >/dev/null || { echo "FAIL: tools"; exit 1; }
 
 work=$(mktemp -d)
@@ -84,9 +81,9 @@ GUEST
 
 vh_mkinitramfs "$work/initrd" "$work/init" "$vh_top/src/guest/tools/memhog" \
 	"$vh_top/src/guest/tools/vhhostile" || { echo "FAIL: initramfs"; exit 1; }
-QEMU=$VMHINT_QEMU MEM=1G vh_boot "$work/initrd" "$work/log" \
-	-object memory-backend-ram,id=m0,size=1G -machine memory-backend=m0 \
-	-object vmhint,id=vh0,memdev=m0 -device virtio-hint-pci,vmhint=vh0
+MEM=1G
+# shellcheck disable=SC2046
+QEMU=$VMHINT_QEMU vh_boot "$work/initrd" "$work/log" $(vh_device_args)
 rc=$?
 grep -E "VHTEST|HOSTILE|WARNING|BUG|Call Trace" "$work/log"
 cp "$work/log" /tmp/vm-guest-device.log

@@ -21,6 +21,26 @@ VH_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virti
 
 vh_skip() { echo "SKIP: $*"; exit 77; }
 
+# Prints the patched QEMU: $VMHINT_QEMU, else the binary scripts/build-qemu
+# has built already for the current patches (building is not a test's job).
+vh_patched_qemu() {
+	local key f
+	if [ -n "${VMHINT_QEMU:-}" ]; then
+		echo "$VMHINT_QEMU"
+		return
+	fi
+	[ -x "$vh_top/scripts/build-qemu" ] || return 1
+	key=$("$vh_top/scripts/build-qemu" --print-key 2>/dev/null) || return 1
+	f=${VMHINT_CACHE:-/var/cache/vmhint}/qemu/$key/src/build/qemu-system-x86_64
+	[ -x "$f" ] && echo "$f"
+}
+
+# QEMU arguments for a virtio-hint device over all of guest RAM ($MEM).
+vh_device_args() {
+	echo "-object memory-backend-ram,id=m0,size=$MEM -machine memory-backend=m0" \
+		"-object vmhint,id=vh0,memdev=m0 -device virtio-hint-pci,vmhint=vh0"
+}
+
 vh_need() {
 	[ -r "/boot/vmlinuz-$KVER" ] || vh_skip "no /boot/vmlinuz-$KVER (linux-image-amd64)"
 	[ -x /bin/busybox ] || vh_skip "no /bin/busybox (busybox-static)"
