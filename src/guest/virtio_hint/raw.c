@@ -9,7 +9,9 @@
  * device-writable bytes go with it (0 = none, to test a host facing a
  * missing response buffer). Reading raw tells what came back:
  *   err=<errno> used_len=<bytes the host wrote> status=<u32> nr_done=<u32>
- * status is 4294967295 when the host did not write it.
+ * status is 4294967295 when the host did not write it. With raw_hold=Y the
+ * host is not notified of raw requests, which then look unanswered: a test
+ * of the stall warning and of unbinding with a request in flight.
  *
  * Off by default: a request naming guest RAM in use tells the host to drop
  * it, which only root in the guest should be able to do to the guest.
@@ -97,6 +99,7 @@ void vh_raw_init(struct vh_dev *vh)
 	vh->dbg = debugfs_create_dir(dev_name(&vh->vdev->dev), vh_dbg_root);
 	debugfs_create_file("raw", 0600, vh->dbg, vh, &vh_raw_fops);
 	debugfs_create_u32("raw_in_len", 0600, vh->dbg, &vh->raw_in_len);
+	debugfs_create_bool("raw_hold", 0600, vh->dbg, &vh->raw_hold);
 }
 
 void vh_raw_exit(struct vh_dev *vh)

@@ -121,6 +121,7 @@ struct vh_dev {
 	/* debugfs raw requests for hostile tests. */
 	struct dentry *dbg;
 	u32 raw_in_len;			/* device-writable bytes offered */
+	bool raw_hold;			/* do not notify the host of raw requests */
 	int raw_err;
 	u32 raw_status, raw_done, raw_used;
 

@@ -9,7 +9,9 @@
 #     flight, five times, no kernel warning;
 #  4. a request without room for the response breaks the device; the
 #     driver resets it, fails the request, and a reload works again;
-#  5. QEMU is still running at the end and exits normally.
+#  5. a request the host never answers: unbind resets the device after the
+#     grace period and fails it; a rebind works;
+#  6. QEMU is still running at the end and exits normally.
 # Env: VMHINT_QEMU (patched qemu-system-x86_64; default: scripts/build-qemu
 # output if already built). Exit: 0 pass, 1 fail, 77 skip.
 set -u
@@ -73,6 +75,26 @@ ok0=$(val status_ok)
 memhog 64 0 0 >/dev/null
 echo 1 >$(dev)/hint/hint_now; sleep 3
 [ "$(val status_ok)" -gt "$ok0" ] || vh_fail "device dead after reload"
+rmmod virtio_hint || vh_fail "rmmod after reload"
+
+# 5. a request the host never sees (raw_hold): unbinding waits 10 s, resets
+#    the device, fails the request; binding again works.
+insmod /lib/modules/virtio_hint.ko raw=1 || vh_fail "insmod hold"
+n=$(basename $(dev))
+echo Y >/sys/kernel/debug/virtio_hint/$n/raw_hold
+( echo x >/sys/kernel/debug/virtio_hint/$n/raw; echo "VHTEST: held write rc $?" ) &
+writer=$!
+sleep 1
+t0=$(date +%s)
+echo $n >$H/unbind || vh_fail unbind
+echo "VHTEST: unbind with a request in flight took $(($(date +%s) - t0)) s"
+wait $writer
+dmesg | grep -q "host did not complete a request; resetting" || vh_fail "no reset on unbind"
+echo $n >$H/bind || vh_fail bind
+ok0=$(val status_ok)
+memhog 64 0 0 >/dev/null
+echo 1 >$(dev)/hint/hint_now; sleep 3
+[ "$(val status_ok)" -gt "$ok0" ] || vh_fail "device dead after rebind"
 rmmod virtio_hint || vh_fail "final rmmod"
 # The driver's own reset message is expected; anything else is not.
 dmesg | grep -i "virtio_hint\|virtio-hint" | sed 's/^/VHTEST: dmesg: /'
