@@ -4,11 +4,19 @@
 #       modules, virtio_hint.ko, INIT as /init and FILEs in /bin
 #   vh_boot INITRD LOG [QEMU ARGS...]   boot the Debian kernel under TCG,
 #       serial console to LOG; returns QEMU's exit status
-# Environment: KVER (6.1.0-56-amd64), QEMU (qemu-system-x86_64), MEM (1G),
+# Environment: KVER (newest /boot/vmlinuz-*-amd64), QEMU (qemu-system-x86_64), MEM (1G),
 # VH_TIMEOUT (seconds, 300), VH_KO (path of virtio_hint.ko), VH_EXTRA_MODULES
 # (more kernel modules for /lib/modules, e.g. virtio_balloon).
 
-KVER=${KVER:-6.1.0-56-amd64}
+# Newest Debian amd64 kernel installed; the module Makefile picks the
+# newest headers, which linux-image-amd64/linux-headers-amd64 keep in step.
+vh_newest_kernel() {
+	local f
+	f=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -1)
+	f=${f#/boot/vmlinuz-}
+	echo "${f:-6.1.0-56-amd64}"
+}
+KVER=${KVER:-$(vh_newest_kernel)}
 QEMU=${QEMU:-qemu-system-x86_64}
 MEM=${MEM:-1G}
 VH_TIMEOUT=${VH_TIMEOUT:-300}
@@ -47,6 +55,10 @@ vh_need() {
 	command -v cpio >/dev/null || vh_skip "no cpio"
 	command -v "$QEMU" >/dev/null || vh_skip "no $QEMU"
 	[ -r "$VH_KO" ] || { echo "FAIL: $VH_KO not built (make -C src/guest/virtio_hint)"; exit 1; }
+	case $(modinfo -F vermagic "$VH_KO") in
+	"$KVER "*) ;;
+	*) echo "FAIL: $VH_KO is not built for $KVER (make -C src/guest/virtio_hint KDIR=/usr/src/linux-headers-$KVER)"; exit 1 ;;
+	esac
 }
 
 vh_mkinitramfs() {
