@@ -190,7 +190,8 @@ static int vh_req_check(struct vh_dev *vh, enum vh_src src)
 	u32 status, nr_done, i;
 	u64 bytes = 0;
 
-	if (vh->used_len < sizeof(*vh->resp) || vh->used_len > VH_RESP_BUF) {
+	/* Exactly the bytes offered: more would mean a write past them. */
+	if (vh->used_len != sizeof(*vh->resp)) {
 		vh_count(vh, VH_CTR_ERR_PROTO, 1);
 		return -EPROTO;
 	}
