@@ -36,7 +36,11 @@ struct vmhint_range {
  * All ranges are checked before any is applied; a bad one rejects the
  * whole request and is counted like a bad wire request.
  *
- * Return: the number of bytes whose state changed (>= 0); -EINVAL for a bad
+ * Return: the bytes whose guest state the request changed (>= 0): for
+ * UNUSED, pages that were neither UNUSED nor PENDING before (without
+ * VMHINT_CTX_GUEST_STABLE_HINTS no state outlives a request, so that is every
+ * page the request covers; while discards are inhibited, none); for STABLE,
+ * pages that were UNUSED or PENDING. -EINVAL for a bad
  * op, misalignment, zero length or overflow; -EFAULT for a range outside
  * guest RAM or across two regions; -E2BIG for more than the context's
  * max_ranges; -EIO (after counting) if the kernel refused a drop.

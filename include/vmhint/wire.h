@@ -22,13 +22,13 @@ extern "C" {
 #endif
 
 /*
- * Virtio device ID of virtio-hint. The virtio specification (1.3 and the
- * drafts after it) allocates IDs up to the low 40s; 63 is the last ID the
- * modern PCI transport can express (PCI device ID 0x1040 + 63 = 0x107f)
- * and is unallocated. Kept here only: the QEMU patch and the guest driver
- * both take it from this header.
+ * Virtio device ID of virtio-hint. The virtio specification allocates IDs
+ * from 1 into the 40s; other VMMs count their private IDs down from 63
+ * (crosvm uses 61-63). 58 is in neither range, and the modern PCI transport
+ * expresses it as device ID 0x1040 + 58 = 0x107a. Kept here only: the QEMU
+ * patch and the guest driver both take it from this header.
  */
-#define VMHINT_VIRTIO_ID 63
+#define VMHINT_VIRTIO_ID 58
 
 /* Device feature bits (virtio device-specific range 0..23). */
 #define VMHINT_F_LAZY 0          /* host acknowledges before dropping      */
@@ -59,7 +59,7 @@ struct vmhint_wire_range {
 
 struct vmhint_wire_resp {
 	uint32_t status;      /* enum vmhint_wire_status */
-	uint32_t nr_done;     /* ranges applied; 0 when the request was rejected */
+	uint32_t nr_done;     /* ranges applied: nr_ranges on OK, else 0 */
 } __attribute__((packed));
 
 /* Result of one request; every value but OK has a counter in vmhint_stats. */

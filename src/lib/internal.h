@@ -96,9 +96,12 @@ static inline bool region_is_huge(const struct vmhint_region *r)
 	return r->page_size > VMHINT_PAGE_SIZE;
 }
 
-/* backing.c: what the kernel says backs [hva, hva + len). */
-int backing_detect(void *hva, uint64_t len, int fd, enum vmhint_backing *backing,
-		   uint64_t *page_size);
+/*
+ * backing.c: what the kernel says backs [hva, hva + len); with an @fd, that
+ * it is the file mapped there at @fd_offset.
+ */
+int backing_detect(void *hva, uint64_t len, int fd, uint64_t fd_offset,
+		   enum vmhint_backing *backing, uint64_t *page_size);
 
 /* stats.c */
 void stats_record_latency(struct vmhint_ctx *ctx, uint64_t ns);

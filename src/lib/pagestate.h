@@ -62,4 +62,8 @@ bool pagestate_huge_all_unused(const struct vmhint_pagestate *ps, uint64_t huge_
 bool pagestate_next_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
 			uint64_t *start, uint64_t *len);
 
+/* Likewise for a run of clear bits. */
+bool pagestate_next_clear_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
+			      uint64_t *start, uint64_t *len);
+
 #endif /* VMHINT_PAGESTATE_H */
