@@ -156,6 +156,15 @@ void vh_req_begin(struct vh_dev *vh, u16 op)
 	vh->nr = 0;
 }
 
+/*
+ * The host rejects a range that spans two of its regions (memory backends:
+ * NUMA nodes, DIMMs), and the guest cannot see where those begin. They
+ * begin on memory section boundaries in practice, so merge only within a
+ * 128 MiB-aligned block: a batch stays mergeable, and a host boundary on
+ * such an alignment is never crossed.
+ */
+#define VH_MERGE_BLOCK_SHIFT 27
+
 /**
  * vh_req_add() - append a range, merging it with the previous one when
  * contiguous (fewer ranges means fewer host syscalls).
@@ -170,9 +179,14 @@ bool vh_req_add(struct vh_dev *vh, u64 gpa, u64 len)
 	struct vmhint_wire_range *r;
 
 	if (vh->nr) {
+		u64 start, end;
+
 		r = &vh->ranges[vh->nr - 1];
-		if (get_unaligned_le64(&r->gpa) + get_unaligned_le64(&r->len) == gpa) {
-			put_unaligned_le64(get_unaligned_le64(&r->len) + len, &r->len);
+		start = get_unaligned_le64(&r->gpa);
+		end = start + get_unaligned_le64(&r->len);
+		if (end == gpa && (start >> VH_MERGE_BLOCK_SHIFT) ==
+		    ((gpa + len - 1) >> VH_MERGE_BLOCK_SHIFT)) {
+			put_unaligned_le64(end + len - start, &r->len);
 			return true;
 		}
 	}

@@ -8,7 +8,7 @@ dir=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$dir/../../.." && pwd)
 make -s -C "$top/src/guest/virtio_hint" >/dev/null || { echo "FAIL: module build"; exit 1; }
 make -s -C "$top/src/guest/tools" >/dev/null || { echo "FAIL: tools build"; exit 1; }
-tests=${*:-load-unload device alloc-pressure coexist hugetlb-order}
+tests=${*:-load-unload device alloc-pressure coexist hugetlb-order numa}
 failed=0
 for t in $tests; do
 	start=$(date +%s)
