@@ -87,22 +87,34 @@ static bool contents_as_expected(const uint8_t *ram)
 	return true;
 }
 
+static void row_mib(const char *label, uint64_t bytes)
+{
+	printf("%-28s %8llu MiB\n", label, (unsigned long long)(bytes >> 20));
+}
+
+static void row_count(const char *label, uint64_t n)
+{
+	printf("%-28s %8llu\n", label, (unsigned long long)n);
+}
+
 static void print_table(const struct vmhint_stats *st, uint64_t before, uint64_t after,
 			double secs, bool ok)
 {
-	printf("guest RAM          %8llu MiB (private anonymous)\n",
-	       (unsigned long long)(st->guest_ram_bytes >> 20));
-	printf("RSS before         %8llu MiB\n", (unsigned long long)(before >> 20));
-	printf("RSS after          %8llu MiB\n", (unsigned long long)(after >> 20));
-	printf("hinted in          %8.2f ms\n", secs * 1e3);
-	printf("requests           %8llu\n", (unsigned long long)st->requests_unused);
-	printf("pages hinted       %8llu\n", (unsigned long long)st->pages_unused);
+	char label[64];
+
+	row_mib("guest RAM (private anon)", st->guest_ram_bytes);
+	row_mib("RSS before", before);
+	row_mib("RSS after", after);
+	printf("%-28s %8.2f ms\n", "hinted in", secs * 1e3);
+	row_count("requests", st->requests_unused);
+	row_count("pages hinted", st->pages_unused);
 	for (int m = 0; m < VMHINT_NR_METHODS; m++)
-		if (st->bytes_dropped[m])
-			printf("dropped, %-16s %4llu MiB\n", vmhint_method_name(m),
-			       (unsigned long long)(st->bytes_dropped[m] >> 20));
-	printf("system calls       %8llu\n", (unsigned long long)st->syscalls);
-	printf("kept blocks intact %8s\n", ok ? "yes" : "NO");
+		if (st->bytes_dropped[m]) {
+			snprintf(label, sizeof(label), "dropped by %s", vmhint_method_name(m));
+			row_mib(label, st->bytes_dropped[m]);
+		}
+	row_count("system calls", st->syscalls);
+	printf("%-28s %8s\n", "kept blocks intact", ok ? "yes" : "NO");
 }
 
 static void print_json(const struct vmhint_stats *st, uint64_t before, uint64_t after,

@@ -9,6 +9,7 @@
  *   vmhint/hint.h     hints by range, page states, lazy flush
  *   vmhint/wire.h     the virtio-hint wire format and its parser
  *   vmhint/stats.h    counters
+ *   vmhint/numa.h     NUMA placement: residency, moves, policies
  *   vmhint/dedupe.h   dedupe: fingerprints, cross-VM estimate, KSM, zero reclaim
  *
  * See libvmhint(3) and vmhint-wire(7).
@@ -22,6 +23,7 @@
 #include <vmhint/hint.h>
 #include <vmhint/wire.h>
 #include <vmhint/stats.h>
+#include <vmhint/numa.h>
 #include <vmhint/dedupe.h>
 
 #endif /* VMHINT_H */

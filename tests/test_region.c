@@ -10,7 +10,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -404,9 +407,8 @@ END_TEST
  * (/proc/self/maps: dev, inode, offset); region.h promises that the
  * backing is "read from the kernel, never trusted from the caller".
  *
- * LIBRARY GAP (reported to the lead): backing.c does not compare the fd's
- * st_dev/st_ino and fd_offset with the mapping, so both tests fail: the
- * regions are accepted (0, not -EINVAL) and the punches land elsewhere.
+ * Regression: before 5c1b187 both regions were accepted and the punches
+ * landed in the other file / at the other offset.
  */
 START_TEST(wrong_fd_rejected)
 {
@@ -456,6 +458,58 @@ START_TEST(wrong_fd_offset_rejected)
 }
 END_TEST
 
+/*
+ * The library never prints (CONVENTIONS.md): failing registrations,
+ * rejected hints and kernel refusals say nothing on stdout or stderr, with
+ * or without a log callback.
+ */
+START_TEST(library_never_prints)
+{
+	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 4);
+	struct tmem m = tmem_map(TMEM_ANON, 2 * MiB);
+	struct vmhint_region_opts o = { .size = sizeof(o), .hva = m.hva + 1, .len = MiB, .fd = -1 };
+	int pipefd[2], saved_out = dup(1), saved_err = dup(2);
+	char buf[256];
+	int ret[4];
+	ssize_t n;
+
+	ck_assert_int_eq(pipe2(pipefd, O_NONBLOCK), 0);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(pipefd[1], 1);
+	dup2(pipefd[1], 2);
+
+	ret[0] = vmhint_region_add(ctx, &o, NULL);         /* misaligned */
+	o.hva = m.hva;
+	o.fd = 12345;                                      /* not an fd */
+	ret[1] = vmhint_region_add(ctx, &o, NULL);
+	o.fd = -1;
+	ret[2] = vmhint_region_add(ctx, &o, NULL);
+	ret[3] = vmhint_region_add(ctx, &o, NULL);         /* overlap */
+	vmhint_hint(ctx, VMHINT_OP_UNUSED, 64 * MiB, PAGE); /* outside */
+	vmhint_wire_handle(ctx, "x", 1, NULL);             /* short */
+	syscall(SYS_mlock, m.hva, MiB);
+	vmhint_hint(ctx, VMHINT_OP_UNUSED, 0, PAGE);       /* refused */
+	vmhint_discard_inhibit(ctx, false);                /* unbalanced */
+	vmhint_ctx_free(ctx);
+
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	n = read(pipefd[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	ck_assert_msg(n <= 0, "the library printed: \"%s\"", buf);
+	ck_assert_int_eq(ret[0], -EINVAL);
+	ck_assert_int_lt(ret[1], 0);
+	ck_assert_int_eq(ret[2], 0);
+	ck_assert_int_eq(ret[3], -EEXIST);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	tmem_unmap(&m);
+}
+END_TEST
+
 static Suite *region_suite(void)
 {
 	Suite *s = suite_create("region");
@@ -485,6 +539,7 @@ static Suite *region_suite(void)
 	tc = tcase_create("caller-mistakes");
 	tcase_add_test(tc, wrong_fd_rejected);
 	tcase_add_test(tc, wrong_fd_offset_rejected);
+	tcase_add_test(tc, library_never_prints);
 	suite_add_tcase(s, tc);
 	return s;
 }

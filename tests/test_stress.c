@@ -177,8 +177,10 @@ static void *hinter_thread(void *arg)
 	while (!atomic_load(&s->stop)) {
 		hinter_request(s, &rng);
 		spare_request(s, &rng);
-		/* dirty hinter pages too, so drops have something to free */
-		s->m.hva[(WRITER_PAGES + rng_next(&rng) % (NR_PAGES - WRITER_PAGES)) * PAGE] = 1;
+		/* dirty hinter pages too, so drops have something to free
+		 * (atomic: both hinters may pick the same byte) */
+		__atomic_store_n(&s->m.hva[(WRITER_PAGES + rng_next(&rng) %
+					    (NR_PAGES - WRITER_PAGES)) * PAGE], 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }

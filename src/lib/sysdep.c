@@ -7,7 +7,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/userfaultfd.h>
+#include <numaif.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -84,10 +90,89 @@ int64_t sys_process_madvise(const struct iovec *iov, size_t n, int advice)
 	return ret < 0 ? -errno : ret;
 }
 
-/* ---- userfaultfd (dedupe zero-page reclaim) ---- */
+/*
+ * NUMA wrappers. libnuma's numaif.h gives the raw system calls; its
+ * higher-level calls are avoided because they print on failure.
+ */
 
-#include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
+long sys_move_pages(unsigned long count, void **pages, const int *nodes, int *status,
+		    int flags)
+{
+	long ret = move_pages(0, count, pages, nodes, status, flags);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* The kernel reads maxnode - 1 bits: pass 65 to name nodes 0..63. */
+#define SYS_MAXNODE 65
+
+int sys_mbind(void *addr, uint64_t len, int mode, uint64_t nodes, unsigned int flags)
+{
+	unsigned long mask[2] = { (unsigned long)nodes, 0 };
+
+	return mbind(addr, len, mode, nodes ? mask : NULL, nodes ? SYS_MAXNODE : 0, flags) ?
+		-errno : 0;
+}
+
+int sys_get_mempolicy_addr(void *addr, int *mode, uint64_t *nodes)
+{
+	/* Room for 1024 nodes: the kernel refuses a mask shorter than its own. */
+	unsigned long mask[1024 / (8 * sizeof(unsigned long))] = { 0 };
+
+	if (get_mempolicy(mode, mask, 1024, addr, MPOL_F_ADDR))
+		return -errno;
+	*nodes = mask[0];
+	return 0;
+}
+
+/* Parse a kernel node list such as "0-1,4" into a mask of nodes 0..63. */
+static uint64_t parse_node_list(const char *s)
+{
+	uint64_t mask = 0;
+	char *end;
+
+	while (*s >= '0' && *s <= '9') {
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (; a <= b && a < 64; a++)
+			mask |= 1ULL << a;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return mask;
+}
+
+int sys_mems_allowed(uint64_t *mask)
+{
+	unsigned long allowed[1024 / (8 * sizeof(unsigned long))] = { 0 };
+	char buf[256] = "0";
+	FILE *f;
+
+	if (get_mempolicy(NULL, allowed, 1024, NULL, MPOL_F_MEMS_ALLOWED))
+		return -errno;
+	/* has_memory is missing on kernels without NUMA: node 0 then. */
+	f = fopen("/sys/devices/system/node/has_memory", "re");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	*mask = allowed[0] & parse_node_list(buf);
+	return 0;
+}
+
+bool sys_has_cap_sys_nice(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32));
+}
+
+/* ---- userfaultfd (dedupe zero-page reclaim) ---- */
 
 #ifndef SYS_userfaultfd
 #define SYS_userfaultfd 323

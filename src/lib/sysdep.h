@@ -25,6 +25,20 @@ bool sys_process_madvise_probe(void);
 int64_t sys_process_madvise(const struct iovec *iov, size_t n, int advice);
 
 /*
+ * NUMA (numa.c, numa-move.c, numa-policy.c). sys_move_pages() on our own
+ * process: @nodes NULL only queries. Returns 0, the number of pages the
+ * kernel gave up on (> 0, their status may be unwritten), or -errno.
+ */
+long sys_move_pages(unsigned long count, void **pages, const int *nodes, int *status,
+		    int flags);
+int sys_mbind(void *addr, uint64_t len, int mode, uint64_t nodes, unsigned int flags);
+int sys_get_mempolicy_addr(void *addr, int *mode, uint64_t *nodes);
+/* Nodes with memory that our cpuset allows, as a mask of nodes 0..63. */
+int sys_mems_allowed(uint64_t *mask);
+/* Does our effective capability set hold CAP_SYS_NICE (needed by MOVE_ALL)? */
+bool sys_has_cap_sys_nice(void);
+
+/*
  * userfaultfd, for dedupe's zero-page reclaim (zeroreclaim.c). The fd
  * handles kernel-mode faults too (no UFFD_USER_MODE_ONLY): KVM resolves
  * guest writes through GUP, and those must wait, not get SIGBUS.
