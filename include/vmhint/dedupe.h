@@ -122,8 +122,8 @@ VMHINT_EXPORT void vmhint_dedupe_disable(struct vmhint_dedupe *d);
  * for the rate limit: it only spends at most @max_pages of work.
  * @max_pages: budget; 0 means "the rest of the current pass"
  *
- * Return: pages visited (scanned or skipped), -ENOENT if the region is
- * gone, -EINTR never.
+ * Return: pages visited (scanned or skipped); -ENOENT if the region is
+ * gone; -EINVAL for a NULL handle; -errno of mincore().
  */
 VMHINT_EXPORT int64_t vmhint_dedupe_scan(struct vmhint_dedupe *d, uint64_t max_pages);
 

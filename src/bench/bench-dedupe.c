@@ -801,7 +801,7 @@ int main(int argc, char **argv)
 				 { .name = "vmhint" } };
 	struct zr_result z = { 0 };
 	uint64_t count[3], scan_bytes = 0;
-	double scan_s, scan_cpu = 0;
+	double scan_s, scan_cpu = 0, adv_cpu;
 	pid_t ksmd, foreign;
 	uint64_t foreign_bytes;
 	bool idle, may_unmerge;
@@ -890,8 +890,17 @@ int main(int argc, char **argv)
 	printf("  \"scan\": {\"bytes\": %" PRIu64 ", \"wall_s\": %.3f, \"cpu_s\": %.3f, "
 	       "\"gib_per_s\": %.2f},\n", scan_bytes, scan_s, scan_cpu,
 	       scan_s > 0 ? (double)scan_bytes / (1ULL << 30) / scan_s : 0.0);
-	printf("  \"goal\": {\"vmhint_time_to_90pct_le_5s\": %s, \"vmhint_cpu_le_advisor\": %s}\n}\n",
+	/*
+	 * An advisor that did not reach 90% before its cap had spent at least
+	 * its CPU so far: a lower bound to compare with.
+	 */
+	adv_cpu = res[1].reached ? res[1].cpu90 : res[1].ksmd_cpu;
+	printf("  \"goal\": {\"vmhint_time_to_90pct_le_5s\": %s, \"vmhint_cpu_le_advisor\": %s, "
+	       "\"advisor_cpu_basis\": \"%s\"}\n}\n",
 	       res[2].reached && res[2].t90 <= 5.0 ? "true" : "false",
-	       res[2].reached && res[1].reached && res[2].cpu90 <= res[1].cpu90 ? "true" : "false");
+	       res[2].reached && res[2].cpu90 <= adv_cpu && (res[1].reached || res[1].capped) ?
+	       "true" : "false",
+	       res[1].reached ? "advisor cpu_to_90pct_s" :
+	       "advisor did not reach 90% before its cap: its CPU until the cap (a lower bound)");
 	return stop_flag && !cfg.vmhint_only ? 130 : 0;
 }

@@ -10,7 +10,6 @@
 
 #include "hint.h"
 #include "internal.h"
-#include "numa-engine.h"
 
 #define LAZY_MAX_PENDING_DEFAULT (64ull << 20)
 #define KNOWN_FLAGS (VMHINT_CTX_GUEST_STABLE_HINTS | VMHINT_CTX_POPULATE_ON_STABLE | \
@@ -71,7 +70,6 @@ VMHINT_API void vmhint_ctx_free(struct vmhint_ctx *ctx)
 		vmhint_region_remove(ctx, ctx->regions[ctx->nr_regions - 1]);
 	free(ctx->regions);
 	pthread_rwlock_destroy(&ctx->regions_lock);
-	numa_ctx_release(ctx); /* its NUMA counters (numa.c) */
 	free(ctx);
 }
 

@@ -52,6 +52,14 @@ struct vmhint_counters {
 	atomic_uint_fast64_t latency_us_total;
 };
 
+/* NUMA counters of one context; see struct vmhint_numa_stats. */
+struct numa_counters {
+	atomic_uint_fast64_t moves, moves_cancelled;
+	atomic_uint_fast64_t pages[VMHINT_NUMA_NR_OUTCOMES];
+	atomic_uint_fast64_t retries, bytes_moved, time_ns, throttle_ns;
+	atomic_uint_fast64_t policies_set;
+};
+
 struct vmhint_ctx {
 	pthread_rwlock_t regions_lock;
 	struct vmhint_region **regions;   /* sorted by gpa, no overlaps */
@@ -70,6 +78,7 @@ struct vmhint_ctx {
 	int log_level;
 
 	struct vmhint_counters c;
+	struct numa_counters numa;
 };
 
 #define count_add(ctx, field, n) atomic_fetch_add_explicit(&(ctx)->c.field, (n), memory_order_relaxed)

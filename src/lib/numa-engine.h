@@ -32,17 +32,12 @@ struct numa_target {
 	int nr_spread;
 };
 
-/* Cumulative counters of one context (struct vmhint_numa_stats). */
-struct numa_counters {
-	atomic_uint_fast64_t moves, moves_cancelled;
-	atomic_uint_fast64_t pages[VMHINT_NUMA_NR_OUTCOMES];
-	atomic_uint_fast64_t retries, bytes_moved, time_ns, throttle_ns;
-	atomic_uint_fast64_t policies_set;
-};
-
 /* numa.c */
-struct numa_counters *numa_counters_of(struct vmhint_ctx *ctx);
-void numa_ctx_release(struct vmhint_ctx *ctx);
+static inline struct numa_counters *numa_counters_of(struct vmhint_ctx *ctx)
+{
+	return &ctx->numa;
+}
+
 uint64_t numa_now_ns(void);
 int numa_check_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 		     struct vmhint_region **out);

@@ -17,66 +17,6 @@
 /* Addresses per residency query: one move_pages(2) call. */
 #define RESIDENCY_BATCH 1024u
 
-/*
- * The counters live beside the context, keyed by its address, until the
- * core's struct vmhint_ctx has a slot for them: internal.h belongs to the
- * core. vmhint_ctx_free() calls numa_ctx_release() so a later context at
- * the same address starts from zero.
- */
-struct numa_slot {
-	struct vmhint_ctx *ctx;
-	struct numa_counters *c;
-};
-
-static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct numa_slot *slots;
-static size_t nr_slots, cap_slots;
-
-/* A counter sink for when memory for a slot cannot be had: never read. */
-static struct numa_counters lost_counters;
-
-struct numa_counters *numa_counters_of(struct vmhint_ctx *ctx)
-{
-	struct numa_counters *c = NULL;
-	size_t i;
-
-	pthread_mutex_lock(&slots_lock);
-	for (i = 0; i < nr_slots; i++)
-		if (slots[i].ctx == ctx)
-			c = slots[i].c;
-	if (!c && nr_slots == cap_slots) {
-		size_t cap = cap_slots ? cap_slots * 2 : 8;
-		struct numa_slot *n = realloc(slots, cap * sizeof(*n));
-
-		if (n) {
-			slots = n;
-			cap_slots = cap;
-		}
-	}
-	if (!c && nr_slots < cap_slots) {
-		c = calloc(1, sizeof(*c));
-		if (c)
-			slots[nr_slots++] = (struct numa_slot){ .ctx = ctx, .c = c };
-	}
-	pthread_mutex_unlock(&slots_lock);
-	return c ? c : &lost_counters;
-}
-
-void numa_ctx_release(struct vmhint_ctx *ctx)
-{
-	size_t i;
-
-	pthread_mutex_lock(&slots_lock);
-	for (i = 0; i < nr_slots; i++) {
-		if (slots[i].ctx == ctx) {
-			free(slots[i].c);
-			slots[i] = slots[--nr_slots];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&slots_lock);
-}
-
 uint64_t numa_now_ns(void)
 {
 	struct timespec ts;
