@@ -1,0 +1,284 @@
+#!/bin/bash
+# tests/qemu/test-qmp.sh - the patched QEMU starts (paused) with a vmhint
+# object and a virtio-hint-pci device, and QMP shows what libvmhint saw:
+#
+#   ram      memory-backend-ram 512M: one region, gpa 0, 512M, backing anon;
+#            the device is on the PCI bus with the virtio-hint device ID;
+#            vmhint-set-mode and vmhint-flush work, a bad id is an error
+#   memfd    memory-backend-memfd,share=on: backing shmem
+#   split    4G on a PC machine: two regions, below 4G and above 4G
+#   numa     two memdevs on two guest nodes: one region each
+#   refuse   dedupe=on and a missing memdev are refused at startup
+#
+# QEMU: $VMHINT_QEMU, else the path scripts/build-qemu prints (it builds on
+# first use). libvmhint: $VMHINT_LIBDIR, else this tree's src/lib/.libs if
+# built, else the copy the QEMU build linked against.
+#
+# Exit 0 pass, 1 fail, 77 skip (with the reason).
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+skip() { echo "SKIP: $*"; exit 77; }
+
+command -v python3 >/dev/null || skip "python3 is not installed"
+[ -r /usr/share/seabios/bios-256k.bin ] || skip "no SeaBIOS (apt-get install seabios)"
+
+qemu=${VMHINT_QEMU:-}
+if [ -z "$qemu" ]; then
+	qemu=$("$top/scripts/build-qemu") || { echo "FAIL: scripts/build-qemu failed"; exit 1; }
+fi
+[ -x "$qemu" ] || { echo "FAIL: no QEMU binary at '$qemu'"; exit 1; }
+
+libdir=${VMHINT_LIBDIR:-}
+if [ -z "$libdir" ] && [ -e "$top/src/lib/.libs/libvmhint.so.0" ]; then
+	libdir=$top/src/lib/.libs
+fi
+if [ -n "$libdir" ]; then
+	export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+echo "qemu: $qemu"
+echo "libvmhint: ${libdir:-the copy QEMU was built with (RUNPATH)}"
+
+virtio_id=$(sed -n 's/^#define VMHINT_VIRTIO_ID[[:space:]]*\([0-9]*\).*/\1/p' \
+	"$top/include/vmhint/wire.h")
+[ -n "$virtio_id" ] || { echo "FAIL: no VMHINT_VIRTIO_ID in include/vmhint/wire.h"; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
+import json, os, socket, subprocess, sys, time
+
+QEMU = os.environ['QEMU']
+VIRTIO_ID = int(os.environ['VIRTIO_ID'])
+TMP = os.environ['TMP']
+M = 1 << 20
+G = 1 << 30
+failures = []
+
+
+def check(cond, what, detail=None):
+    """Print one result; the detail only when it failed."""
+    print(('ok   ' if cond else 'FAIL ') + what)
+    if not cond:
+        if detail is not None:
+            print('     got: %s' % (detail,))
+        failures.append(what)
+    return cond
+
+
+class Vm:
+    """A paused QEMU with a QMP socket; stderr is kept for the report."""
+
+    def __init__(self, name, args):
+        self.sock_path = os.path.join(TMP, name + '.qmp')
+        self.log_path = os.path.join(TMP, name + '.log')
+        cmd = [QEMU, '-L', '/usr/share/seabios', '-L', '/usr/share/qemu',
+               '-nodefaults', '-nographic', '-accel', 'tcg', '-cpu', 'max',
+               '-S', '-qmp', 'unix:%s,server=on,wait=off' % self.sock_path] + args
+        self.log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.sock = None
+        deadline = time.time() + 30
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock_path)
+                self.sock = s
+                break
+            except OSError:
+                time.sleep(0.1)
+        if self.sock is None:
+            return
+        self.sock.settimeout(30)
+        self.f = self.sock.makefile('rw')
+        try:
+            json.loads(self.f.readline())          # greeting
+            self.cmd('qmp_capabilities')
+        except (OSError, ValueError):              # QEMU exited meanwhile
+            self.sock = None
+
+    def cmd(self, name, **args):
+        msg = {'execute': name}
+        if args:
+            msg['arguments'] = args
+        self.f.write(json.dumps(msg) + '\n')
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if 'return' in r or 'error' in r:     # skip events
+                return r
+
+    def output(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.sock is not None:
+            try:
+                self.cmd('quit')
+            except (OSError, ValueError):
+                pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def start(name, args):
+    vm = Vm(name, args)
+    if vm.sock is None:
+        vm.stop()
+        check(False, '%s: QEMU started; its output:\n%s' % (name, vm.output()))
+        return None
+    return vm
+
+
+def vmhint(vm, vid='vh0'):
+    r = vm.cmd('query-vmhint', id=vid)
+    if not check('return' in r and len(r['return']) == 1,
+                 'query-vmhint id=%s answers one object' % vid, r):
+        return None
+    return r['return'][0]
+
+
+def regions(info):
+    return [(r['memdev'], r['gpa'], r['size'], r['backing']) for r in info['regions']]
+
+
+def device_args(memdevs):
+    return ['-object', 'vmhint,id=vh0,memdev=' + ':'.join(memdevs),
+            '-device', 'virtio-hint-pci,vmhint=vh0,id=hint0']
+
+
+def test_ram():
+    vm = start('ram', ['-m', '512M',
+                       '-object', 'memory-backend-ram,id=m0,size=512M',
+                       '-machine', 'memory-backend=m0'] + device_args(['m0']))
+    if not vm:
+        return
+    try:
+        info = vmhint(vm)
+        if info:
+            check(regions(info) == [('m0', 0, 512 * M, 'anon')],
+                  'ram: one region m0 at gpa 0, 512M, anon', regions(info))
+            c = info['counters']
+            check(c['nr-regions'] == 1 and c['guest-ram-bytes'] == 512 * M,
+                  'ram: counters nr-regions 1, guest-ram-bytes 512M')
+            check(info['mode'] == 'sync' and not info['discard-inhibited'],
+                  'ram: mode sync, discards allowed')
+            check(c['requests-unused'] == 0 and c['rejected-total'] == 0,
+                  'ram: no requests before the guest runs')
+            check(len(c['latency-us-hist']) == 20, 'ram: latency histogram has 20 buckets')
+        # The device sits on the bus with the modern virtio PCI device ID.
+        r = vm.cmd('query-pci')
+        devs = [d for bus in r.get('return', []) for d in bus['devices']]
+        check(any(d['id']['vendor'] == 0x1af4 and d['id']['device'] == 0x1040 + VIRTIO_ID
+                  for d in devs),
+              'ram: PCI device 1af4:%04x present' % (0x1040 + VIRTIO_ID),
+              [(hex(d['id']['vendor']), hex(d['id']['device'])) for d in devs])
+        r = vm.cmd('vmhint-set-mode', id='vh0', mode='lazy')
+        check('return' in r, 'ram: vmhint-set-mode lazy', r)
+        info = vmhint(vm)
+        check(info is not None and info['mode'] == 'lazy', 'ram: mode is lazy now')
+        r = vm.cmd('qom-get', path='/objects/vh0', property='mode')
+        check(r.get('return') == 'lazy', 'ram: qom-get mode says lazy', r)
+        r = vm.cmd('vmhint-flush', id='vh0')
+        check('return' in r and r['return']['bytes-dropped'] == 0,
+              'ram: vmhint-flush drops nothing on a fresh guest', r)
+        r = vm.cmd('vmhint-set-mode', id='vh0', mode='sync')
+        check('return' in r, 'ram: back to sync')
+        r = vm.cmd('query-vmhint', id='nope')
+        check('error' in r, 'ram: query-vmhint with an unknown id is an error')
+        r = vm.cmd('vmhint-flush', id='m0')
+        check('error' in r, 'ram: vmhint-flush on a memdev is an error')
+        r = vm.cmd('query-vmhint')
+        check('return' in r and [i['id'] for i in r['return']] == ['vh0'],
+              'ram: query-vmhint without id lists vh0')
+        r = vm.cmd('object-del', id='vh0')
+        check('error' in r, 'ram: object-del refuses an object in use by the device')
+    finally:
+        vm.stop()
+
+
+def test_memfd():
+    vm = start('memfd', ['-m', '512M',
+                         '-object', 'memory-backend-memfd,id=m0,size=512M,share=on',
+                         '-machine', 'memory-backend=m0'] + device_args(['m0']))
+    if not vm:
+        return
+    try:
+        info = vmhint(vm)
+        if info:
+            check(regions(info) == [('m0', 0, 512 * M, 'shmem')],
+                  'memfd: one region m0 at gpa 0, 512M, shmem', regions(info))
+    finally:
+        vm.stop()
+
+
+def test_split():
+    # PC machines map RAM beyond 3G (i440fx) above 4G: two linear mappings.
+    vm = start('split', ['-m', '4G',
+                         '-object', 'memory-backend-ram,id=m0,size=4G',
+                         '-machine', 'pc,memory-backend=m0'] + device_args(['m0']))
+    if not vm:
+        return
+    try:
+        info = vmhint(vm)
+        if info:
+            rs = regions(info)
+            ok = (len(rs) == 2 and rs[0][1] == 0 and rs[1][1] == 4 * G and
+                  rs[0][2] + rs[1][2] == 4 * G and all(r[3] == 'anon' for r in rs))
+            check(ok, 'split: a region below 4G at 0 and one at 4G, 4G in all', rs)
+    finally:
+        vm.stop()
+
+
+def test_numa():
+    vm = start('numa', ['-m', '512M',
+                        '-object', 'memory-backend-ram,id=m0,size=256M',
+                        '-object', 'memory-backend-memfd,id=m1,size=256M,share=on',
+                        '-numa', 'node,nodeid=0,memdev=m0',
+                        '-numa', 'node,nodeid=1,memdev=m1'] + device_args(['m0', 'm1']))
+    if not vm:
+        return
+    try:
+        info = vmhint(vm)
+        if info:
+            check(regions(info) == [('m0', 0, 256 * M, 'anon'),
+                                    ('m1', 256 * M, 256 * M, 'shmem')],
+                  'numa: m0 anon at 0, m1 shmem at 256M', regions(info))
+    finally:
+        vm.stop()
+
+
+def refused(name, args, needle):
+    vm = Vm(name, ['-m', '256M', '-object', 'memory-backend-ram,id=m0,size=256M',
+                   '-machine', 'memory-backend=m0'] + args)
+    vm.stop()
+    out = vm.output()
+    check(vm.proc.returncode not in (0, None) and needle in out,
+          '%s: QEMU refuses to start, saying "%s"' % (name, needle), out.strip()[:300])
+
+
+def test_refuse():
+    refused('dedupe', ['-object', 'vmhint,id=vh0,memdev=m0,dedupe=on'], 'dedupe')
+    refused('nomemdev', ['-object', 'vmhint,id=vh0,memdev=m9'], "'m9'")
+    refused('nodevobj', ['-device', 'virtio-hint-pci'], 'vmhint')
+
+
+for t in (test_ram, test_memfd, test_split, test_numa, test_refuse):
+    t()
+
+if failures:
+    print('%d check(s) failed' % len(failures))
+    sys.exit(1)
+print('all checks passed')
+EOF
+rc=$?
+[ "$rc" = 0 ] && exit 0
+exit 1
