@@ -35,6 +35,9 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/vm/guest/lib.sh"
+# Built here like run-all.sh does; vh_need says what is missing if not.
+make -s -C "$top/src/guest/virtio_hint" >/dev/null 2>&1 ||
+	echo "e2e: make -C src/guest/virtio_hint failed" >&2
 vh_need
 VMHINT_QEMU=$(vh_patched_qemu) ||
 	vh_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
@@ -150,16 +153,16 @@ hint_ms_anon=-1
 
 # run_backing B: boots the guest on backing B and runs free-B and hostile-B.
 run_backing() {
-	local b=$1 kind=rss want backing mem_end hp0 hp1 dropped d0 n_host i s st t0
+	local b=$1 kind=rss backing mem_end hp0 hp1 dropped d0 n_host i s st t0
 	local -a args
 	t0=$(date +%s)
 	case $b in
 	anon)
 		backing=anon
-		args=(-object memory-backend-ram,id=m0,size=$MEM) ;;
+		args=(-object memory-backend-ram,id=m0,size="$MEM") ;;
 	memfd)
 		backing=shmem
-		args=(-object memory-backend-memfd,id=m0,size=$MEM,share=on) ;;
+		args=(-object memory-backend-memfd,id=m0,size="$MEM",share=on) ;;
 	hugetlb)
 		backing=hugetlb-shared kind=hugetlb
 		if ! hp_reserve $((GUEST_MB / 2)); then
@@ -167,7 +170,7 @@ run_backing() {
 			result SKIP hostile-hugetlb "$hp_why"
 			return
 		fi
-		args=(-object memory-backend-memfd,id=m0,size=$MEM,share=on,hugetlb=on,hugetlbsize=2M) ;;
+		args=(-object memory-backend-memfd,id=m0,size="$MEM",share=on,hugetlb=on,hugetlbsize=2M) ;;
 	esac
 	args+=(-machine memory-backend=m0 -object vmhint,id=vh0,memdev=m0
 		-device virtio-hint-pci,vmhint=vh0)
@@ -299,7 +302,7 @@ GUEST
 		why="${why:+$why; }QEMU did not answer QMP after the hostile requests"
 	fi
 	# The guest checks its kernel log and memhog's exit.
-	vh_vm_send done
+	vh_vm_send "done"
 	vh_vm_wait "VHTEST: (PASS|FAILED)" 60 || true
 	chk "guest: $(tr -d '\r' <"$work/log" | grep 'VHTEST: FAIL' | tr '\n' ' ')" \
 		grep -q "VHTEST: PASS" "$work/log"

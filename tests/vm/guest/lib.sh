@@ -164,6 +164,7 @@ vh_vm_stop() {
 # After memhog's "touched": the peak is reached while it holds the memory;
 # the console line "freed" is our only clock for the free, so poll fast.
 # vh_ms_to_90 stays -1 when 90% of HOG_MIB did not come back in time.
+# shellcheck disable=SC2034 # results for the caller
 vh_measure_free() {
 	local kind=$1 hog=$2 timeout_s=$3 t_free v target
 	vh_peak_kib=0 vh_seen_free_kib=0 vh_ms_to_90=-1
