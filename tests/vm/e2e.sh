@@ -6,6 +6,8 @@
 #   memfd    memory-backend-memfd,share=on
 #   hugetlb  memory-backend-memfd,share=on,hugetlb=on,hugetlbsize=2M (the
 #            test raises /proc/sys/vm/nr_hugepages for it and restores it)
+#   hugetlbfs  memory-backend-file,share=on on a 2 MiB hugetlbfs mounted
+#            for the test; the file's st_blocks must fall as well
 # the guest keeps KEEP_MB of checksummed memory, touches HOG_MB more and
 # frees it; then two cases:
 #   free-B     QEMU's memory (VmRSS; the hugetlb pages it maps for hugetlb)
@@ -25,7 +27,7 @@
 #              their ratio (a benchmark figure: it fails only if a mode
 #              failed its own 90% goal)
 #
-# Usage: tests/vm/e2e.sh [CASE...]   CASE: anon memfd hugetlb balloon (all)
+# Usage: tests/vm/e2e.sh [CASE...]   CASE: anon memfd hugetlb hugetlbfs balloon (all)
 # Env:   VMHINT_QEMU (patched qemu-system-x86_64; default: what
 #        scripts/build-qemu built already), QEMU (stock, for balloon),
 #        HOG_MB (1024), KEEP_MB (64), GUEST_MB (2048), DROP_TIMEOUT (s, 60),
@@ -34,6 +36,7 @@
 # Exit: 0 all passed, 1 a case failed, 77 no failure but a case was skipped.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=guest/lib.sh
 . "$top/tests/vm/guest/lib.sh"
 # Built here like run-all.sh does; vh_need says what is missing if not.
 make -s -C "$top/src/guest/virtio_hint" >/dev/null 2>&1 ||
@@ -50,7 +53,7 @@ GUEST_MB=${GUEST_MB:-2048}
 DROP_TIMEOUT=${DROP_TIMEOUT:-60}
 VH_ARGS=${VH_ARGS:-active=1}
 MEM=${GUEST_MB}M
-cases=${*:-anon memfd hugetlb balloon}
+cases=${*:-anon memfd hugetlb hugetlbfs balloon}
 # Wire statuses by number (enum vmhint_wire_status), as QMP names them.
 statuses=(ok short length op flags no_ranges too_many align zero_len overflow outside cross io)
 
@@ -58,6 +61,7 @@ work=$(mktemp -d)
 hp_old=
 cleanup() {
 	vh_vm_stop
+	mountpoint -q "$work/hugetlbfs" 2>/dev/null && umount "$work/hugetlbfs"
 	# Give back the huge pages we reserved, whatever happened.
 	[ -n "$hp_old" ] && echo "$hp_old" >/proc/sys/vm/nr_hugepages
 	rm -rf "$work"
@@ -153,7 +157,7 @@ hint_ms_anon=-1
 
 # run_backing B: boots the guest on backing B and runs free-B and hostile-B.
 run_backing() {
-	local b=$1 kind=rss backing mem_end hp0 hp1 dropped d0 n_host i s st t0
+	local b=$1 kind=rss stfile='' st0=0 st1=0 backing mem_end hp0 hp1 dropped d0 n_host i s st t0
 	local -a args
 	t0=$(date +%s)
 	case $b in
@@ -163,15 +167,28 @@ run_backing() {
 	memfd)
 		backing=shmem
 		args=(-object memory-backend-memfd,id=m0,size="$MEM",share=on) ;;
-	hugetlb)
+	hugetlb | hugetlbfs)
 		backing=hugetlb-shared kind=hugetlb
 		if ! hp_reserve $((GUEST_MB / 2)); then
-			result SKIP free-hugetlb "$hp_why"
-			result SKIP hostile-hugetlb "$hp_why"
+			result SKIP "free-$b" "$hp_why"
+			result SKIP "hostile-$b" "$hp_why"
 			return
 		fi
 		args=(-object memory-backend-memfd,id=m0,size="$MEM",share=on,hugetlb=on,hugetlbsize=2M) ;;
 	esac
+	if [ "$b" = hugetlbfs ]; then
+		# A file we can stat: its st_blocks are what the host really holds.
+		mkdir -p "$work/hugetlbfs"
+		if ! mountpoint -q "$work/hugetlbfs" &&
+			! mount -t hugetlbfs -o pagesize=2M none "$work/hugetlbfs"; then
+			result SKIP "free-$b" "cannot mount hugetlbfs"
+			result SKIP "hostile-$b" "cannot mount hugetlbfs"
+			return
+		fi
+		stfile=$work/hugetlbfs/guest-ram
+		rm -f "$stfile"
+		args=(-object memory-backend-file,id=m0,size="$MEM",share=on,mem-path="$stfile")
+	fi
 	args+=(-machine memory-backend=m0 -object vmhint,id=vh0,memdev=m0
 		-device virtio-hint-pci,vmhint=vh0)
 
@@ -227,10 +244,16 @@ GUEST
 	chk "region backing $(val "$work/q.0" regions.0.backing), want $backing" \
 		[ "$(val "$work/q.0" regions.0.backing)" = "$backing" ]
 	hp0=$(hp_free)
+	[ -n "$stfile" ] && st0=$(stat -c %b "$stfile")
 	vh_measure_free "$kind" "$HOG_MB" "$DROP_TIMEOUT" || why="qemu died"
 	sleep 2
 	mem_end=$(vh_mem_kib "$vh_qpid" "$kind")
 	hp1=$(hp_free)
+	if [ -n "$stfile" ]; then
+		st1=$(stat -c %b "$stfile")
+		chk "$stfile st_blocks fell by $(((st0 - st1) / 2)) KiB, < 90% of $HOG_MB MiB" \
+			[ $(((st0 - st1) / 2)) -ge $((HOG_MB * 1024 * 9 / 10)) ]
+	fi
 	chk "$kind did not fall by 90% of $HOG_MB MiB in $DROP_TIMEOUT s (peak $vh_peak_kib KiB, end $mem_end KiB)" \
 		[ "$vh_ms_to_90" -ge 0 ]
 	# Unmapped is not freed: a shared hugetlb file keeps its pages until
@@ -257,10 +280,10 @@ GUEST
 	chk "kept memory: $(grep -m1 'MEMHOG: keep .* n=1' "$work/log" | tr -d '\r')" \
 		grep -q "MEMHOG: keep PASS n=1" "$work/log"
 	[ "$b" = anon ] && [ -z "$why" ] && hint_ms_anon=$vh_ms_to_90
-	printf '{"case":"free-%s","backing":"%s","measure":"%s","hog_mib":%d,"keep_mib":%d,"peak_kib":%d,"seen_free_kib":%d,"end_kib":%d,"ms_to_90pct":%d,"host_bytes_dropped":%d,"host_requests":%d,"guest_bytes":%d,"hugepages_free_at_peak":%d,"hugepages_free_after":%d,"result":"%s"}\n' \
+	printf '{"case":"free-%s","backing":"%s","measure":"%s","hog_mib":%d,"keep_mib":%d,"peak_kib":%d,"seen_free_kib":%d,"end_kib":%d,"ms_to_90pct":%d,"host_bytes_dropped":%d,"host_requests":%d,"guest_bytes":%d,"hugepages_free_at_peak":%d,"hugepages_free_after":%d,"file_kib_at_peak":%d,"file_kib_after":%d,"result":"%s"}\n' \
 		"$b" "$backing" "$kind" "$HOG_MB" "$KEEP_MB" "$vh_peak_kib" "$vh_seen_free_kib" \
 		"$mem_end" "$vh_ms_to_90" "$dropped" "$(val "$work/q.1" counters.requests-unused 2>/dev/null)" \
-		"$(val "$work/g.1" bytes 2>/dev/null)" "$hp0" "$hp1" "$([ -z "$why" ] && echo PASS || echo FAIL)"
+		"$(val "$work/g.1" bytes 2>/dev/null)" "$hp0" "$hp1" $((st0 / 2)) $((st1 / 2)) "$([ -z "$why" ] && echo PASS || echo FAIL)"
 	[ -z "$why" ] && result PASS "free-$b" "$vh_ms_to_90 ms to 90%" || result FAIL "free-$b" "$why"
 
 	# --- hostile-B ---
@@ -316,7 +339,11 @@ GUEST
 	[ -z "$why" ] && result PASS "hostile-$b" "$n_host requests rejected" ||
 		result FAIL "hostile-$b" "$why; console in /tmp/e2e-$b.log"
 	rm -f "$work"/q.* "$work"/g.*
-	if [ "$b" = hugetlb ]; then
+	if [ -n "$stfile" ]; then
+		rm -f "$stfile"
+		umount "$work/hugetlbfs"
+	fi
+	if [ "$kind" = hugetlb ]; then
 		echo "$hp_old" >/proc/sys/vm/nr_hugepages
 		hp_old=
 	fi
@@ -342,7 +369,7 @@ run_balloon() {
 
 for c in $cases; do
 	case $c in
-	anon | memfd | hugetlb) run_backing "$c" ;;
+	anon | memfd | hugetlb | hugetlbfs) run_backing "$c" ;;
 	balloon) run_balloon ;;
 	*) echo "unknown case $c"; exit 2 ;;
 	esac
