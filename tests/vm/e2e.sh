@@ -36,7 +36,7 @@
 # Exit: 0 all passed, 1 a case failed, 77 no failure but a case was skipped.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=guest/lib.sh
+# shellcheck source=SCRIPTDIR/guest/lib.sh
 . "$top/tests/vm/guest/lib.sh"
 # Built here like run-all.sh does; vh_need says what is missing if not.
 make -s -C "$top/src/guest/virtio_hint" >/dev/null 2>&1 ||
