@@ -31,7 +31,9 @@
 # Env:   VMHINT_QEMU (patched qemu-system-x86_64; default: what
 #        scripts/build-qemu built already), QEMU (stock, for balloon),
 #        HOG_MB (1024), KEEP_MB (64), GUEST_MB (2048), DROP_TIMEOUT (s, 60),
-#        VH_ARGS (module parameters: active=1; raw=1 is always added)
+#        VH_ARGS (module parameters: active=1; raw=1 is always added),
+#        VMHINT_E2E_CACHED_LIB=1: the libvmhint QEMU was built with, not
+#        this tree's src/lib/.libs (used when built)
 # Prints "PASS|FAIL|SKIP: case (why)" and one JSON line per case.
 # Exit: 0 all passed, 1 a case failed, 77 no failure but a case was skipped.
 set -u
@@ -45,6 +47,12 @@ vh_need
 VMHINT_QEMU=$(vh_patched_qemu) ||
 	vh_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
 command -v python3 >/dev/null || vh_skip "no python3 (the QMP client, tests/vm/vhqmp.py)"
+# Test this tree's library when it is built (scripts/check builds it first);
+# QEMU's RUNPATH names the copy scripts/build-qemu installed with it.
+if [ -z "${VMHINT_E2E_CACHED_LIB:-}" ] && [ -e "$top/src/lib/.libs/libvmhint.so.0" ]; then
+	export LD_LIBRARY_PATH=$top/src/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+echo "e2e: $VMHINT_QEMU with $(ldd "$VMHINT_QEMU" | awk '/libvmhint/ { print $3 }')"
 make -s -C "$top/src/guest/tools" >/dev/null || { echo "FAIL: tools build"; exit 1; }
 
 HOG_MB=${HOG_MB:-1024}
