@@ -19,7 +19,9 @@
 #              debugfs file; the kept memory still verifies, QEMU still
 #              answers QMP, the rejected counters grew by exactly the
 #              requests sent, per status, and nothing more was dropped than
-#              well-formed requests asked for
+#              well-formed requests asked for; then one request without
+#              room for the response breaks the device (needs reset): the
+#              kept memory still verifies and QEMU still answers QMP
 # and once:
 #   balloon    tests/vm/e2e-free.sh hint balloon: the same guest freeing the
 #              same HOG_MB with virtio-hint and with stock QEMU's
@@ -228,6 +230,9 @@ while read -r cmd arg; do
 	hostile)
 		vhhostile /sys/kernel/debug/virtio_hint/\$n \$(cat \$d/hint/config_max_ranges) $((GUEST_MB << 20))
 		echo "VHTEST: hostile rc=\$?" ;;
+	break)
+		vhhostile /sys/kernel/debug/virtio_hint/\$n 1 break
+		echo "VHTEST: break rc=\$? broken=\$(cat \$d/hint/broken)" ;;
 	done) break ;;
 	esac
 done
@@ -331,6 +336,22 @@ GUEST
 		consistent 2
 	else
 		why="${why:+$why; }QEMU did not answer QMP after the hostile requests"
+	fi
+	# Last, a request without room for the response: a protocol violation
+	# the device answers by needing a reset, not the library by a status.
+	vh_vm_send break
+	vh_vm_wait "VHTEST: break rc=" 60 || true
+	chk "break: $(tr -d '\r' <"$work/log" | grep -m1 'VHTEST: break rc=')" \
+		grep -q "VHTEST: break rc=0 broken=1" "$work/log"
+	vh_vm_send verify
+	vh_vm_wait "MEMHOG: keep (PASS|FAIL) n=3" 60 || true
+	chk "kept memory after break: $(grep -m1 'MEMHOG: keep .* n=3' "$work/log" | tr -d '\r')" \
+		grep -q "MEMHOG: keep PASS n=3" "$work/log"
+	if qmp "$work/q.3"; then
+		chk "the broken request reached the library" \
+			[ "$(val "$work/q.3" counters.rejected-total)" = "$(val "$work/q.2" counters.rejected-total)" ]
+	else
+		why="${why:+$why; }QEMU did not answer QMP after the broken request"
 	fi
 	# The guest checks its kernel log and memhog's exit.
 	vh_vm_send "done"
