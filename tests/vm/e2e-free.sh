@@ -34,20 +34,17 @@ VH_ARGS=${VH_ARGS:-active=1}
 modes=${*:-hint balloon}
 make -s -C "$top/src/guest/tools" >/dev/null || { echo "FAIL: tools"; exit 1; }
 
+MEM=$GUEST_MEM
 work=$(mktemp -d)
-qpid=
 cleanup() {
-	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+	vh_vm_stop
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# run_mode MODE QEMU_BINARY QEMU_ARGS...
+# run_mode MODE QEMU_BINARY MODULE_ARGS APPEND QEMU_ARGS...
 run_mode() {
-	local mode=$1 qemu=$2 args=$3 append=$4 t_free peak=0 rss target t_drop=-1 rss_end rss_free
+	local mode=$1 qemu=$2 args=$3 append=$4 rss_end
 	shift 4
 	cat >"$work/init" <<GUEST
 #!/bin/sh
@@ -67,50 +64,26 @@ vh_done
 GUEST
 	VH_EXTRA_MODULES=virtio_balloon vh_mkinitramfs "$work/initrd" "$work/init" \
 		"$top/src/guest/tools/memhog" || return 1
-	: >"$work/log"
-	rm -f "$work/con.in" "$work/con.out"
-	mkfifo "$work/con.in" "$work/con.out"
-	cat "$work/con.out" >"$work/log" &
-	"$qemu" -accel tcg -cpu max -m "$GUEST_MEM" -smp 1 -nographic -nodefaults \
-		-chardev pipe,id=con,path="$work/con" -serial chardev:con -no-reboot -L /usr/share/seabios -L /usr/share/qemu \
-		-kernel "/boot/vmlinuz-$KVER" -initrd "$work/initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 $append" "$@" </dev/null >"$work/qemu.out" 2>&1 &
-	qpid=$!
-
-	# Touched: the RSS peak is reached while memhog holds the memory.
-	while ! grep -q "MEMHOG: touched" "$work/log"; do
-		kill -0 "$qpid" 2>/dev/null || { echo "FAIL: $mode: qemu died"; cat "$work/qemu.out"; tail "$work/log"; return 1; }
-		sleep 0.2
-	done
-	# Poll fast: the console line is our only clock for the free.
-	while ! grep -q "MEMHOG: freed" "$work/log"; do
-		rss=$(rss_kb "$qpid"); [ "$rss" -gt "$peak" ] && peak=$rss
-		sleep 0.01
-	done
-	t_free=$(now_ms)
-	rss_free=$(rss_kb "$qpid")
-	target=$((peak - HOG_MB * 1024 * 9 / 10))
-	while [ $(($(now_ms) - t_free)) -lt $((DROP_TIMEOUT * 1000)) ]; do
-		rss=$(rss_kb "$qpid")
-		if [ "$rss" -le "$target" ]; then
-			t_drop=$(($(now_ms) - t_free))
-			break
-		fi
-		sleep 0.01
-	done
+	vh_vm_start "$work" "$qemu" "$work/initrd" "$append" "$@"
+	if ! vh_measure_free rss "$HOG_MB" "$DROP_TIMEOUT"; then
+		echo "FAIL: $mode: qemu died or memhog did not run"
+		cat "$work/qemu.out"
+		tail "$work/log"
+		vh_vm_stop
+		return 1
+	fi
 	sleep 2
-	rss_end=$(rss_kb "$qpid")
+	rss_end=$(vh_mem_kib "$vh_qpid" rss)
 	# Let the guest print its counters and check its log, then stop it.
-	echo go >"$work/con.in"
-	timeout 30 sh -c "while ! grep -q 'VHTEST: PASS\|VHTEST: FAILED' '$work/log'; do sleep 0.5; done"
-	kill "$qpid" 2>/dev/null
-	wait "$qpid" 2>/dev/null
-	qpid=
+	vh_vm_send go
+	vh_vm_wait "VHTEST: PASS|VHTEST: FAILED" 30
+	vh_vm_stop
 	grep -E "VHSTAT: (requests|bytes|work_ns|wait_ns|active_passes|active_work_ns|active_bytes|active_last_ns|report_bytes|err_proto)|VHTEST|WARNING|BUG" "$work/log"
 	printf '{"mode":"%s","hog_mib":%d,"rss_peak_kib":%d,"rss_seen_free_kib":%d,"rss_end_kib":%d,"freed_kib":%d,"ms_to_90pct":%d}\n' \
-		"$mode" "$HOG_MB" "$peak" "$rss_free" "$rss_end" $((peak - rss_end)) "$t_drop"
+		"$mode" "$HOG_MB" "$vh_peak_kib" "$vh_seen_free_kib" "$rss_end" \
+		$((vh_peak_kib - rss_end)) "$vh_ms_to_90"
 	cp "$work/log" "/tmp/e2e-free-$mode.log"
-	grep -q "VHTEST: PASS" "$work/log" && [ "$t_drop" -ge 0 ]
+	grep -q "VHTEST: PASS" "$work/log" && [ "$vh_ms_to_90" -ge 0 ]
 }
 
 ran=0

@@ -5,8 +5,14 @@
  * print what the host answered. The host must answer each with an error
  * status and stay up; nothing here names guest RAM in use.
  *
- * Usage: vhhostile DEBUGFS_DIR MAX_RANGES [break]
- *   e.g. vhhostile /sys/kernel/debug/virtio_hint/virtio0 256
+ * Usage: vhhostile DEBUGFS_DIR MAX_RANGES [RAM_END | break]
+ *   e.g. vhhostile /sys/kernel/debug/virtio_hint/virtio0 256 0x80000000
+ * RAM_END (the end of guest RAM as the host registered it, a byte address)
+ * adds requests that start inside guest RAM and end outside it: the host
+ * must refuse them whole, and drop not even the part inside. That part is
+ * the last 4 KiB below RAM_END, which firmware reserves (ACPI) on a PC
+ * machine, so a host that got it wrong shows in its counters rather than
+ * by crashing the guest.
  * Prints one line per case: "HOSTILE: <case> want=<status> <raw result>",
  * with "MISMATCH" when the status differs. Exit: 0 every request came back
  * with an error status, 1 a request failed in the guest or was accepted.
@@ -136,19 +142,21 @@ static int break_device(void)
 
 int main(int argc, char **argv)
 {
+	unsigned long long ram_end;
 	unsigned int max, i;
 	char junk[65536];
 	size_t len;
 	void *r;
 
 	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: vhhostile DEBUGFS_DIR MAX_RANGES [break]\n");
+		fprintf(stderr, "usage: vhhostile DEBUGFS_DIR MAX_RANGES [RAM_END | break]\n");
 		return 2;
 	}
 	dir = argv[1];
 	max = strtoul(argv[2], NULL, 0);
 	if (argc == 4 && !strcmp(argv[3], "break"))
 		return break_device();
+	ram_end = argc == 4 ? strtoull(argv[3], NULL, 0) & ~4095ULL : 0;
 	set_in_len(8);
 
 	send_case("short", "\x01\x00\x00", 3, 1);
@@ -198,6 +206,19 @@ int main(int argc, char **argv)
 	send_case("stable_outside", r, len, 10);
 
 	free(r);
+
+	if (ram_end > 4096) {
+		r = mkreq(1, 0, 1, 1, &len);
+		ranges(r)[0] = (struct range){ ram_end - 4096, 8192 };
+		send_case("straddle_end", r, len, 10);
+		free(r);
+		/* One good range, one outside: all or nothing. */
+		r = mkreq(1, 0, 2, 2, &len);
+		ranges(r)[0] = (struct range){ ram_end - 4096, 4096 };
+		ranges(r)[1] = (struct range){ ram_end, 4096 };
+		send_case("good_then_outside", r, len, 10);
+		free(r);
+	}
 
 	memset(junk, 0xa5, sizeof(junk));
 	send_case("junk_64k", junk, sizeof(junk), -1);
