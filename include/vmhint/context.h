@@ -77,7 +77,9 @@ VMHINT_EXPORT int vmhint_ctx_set_mode(struct vmhint_ctx *ctx, enum vmhint_mode m
 
 /**
  * vmhint_ctx_set_flags() - replace the VMHINT_CTX_* flags, e.g. once the
- * guest driver has negotiated explicit STABLE hints.
+ * guest driver has negotiated explicit STABLE hints. Clearing
+ * VMHINT_CTX_GUEST_STABLE_HINTS (a device reset) first drops what is
+ * PENDING, then forgets every UNUSED state and partial huge page.
  *
  * Return: 0 or -EINVAL for unknown flags.
  */

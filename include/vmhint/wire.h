@@ -92,7 +92,11 @@ VMHINT_EXPORT int vmhint_wire_get_config(struct vmhint_ctx *ctx, struct vmhint_w
  * vmhint_wire_handle() - parse and apply one request exactly as the guest
  * wrote it.
  * @buf, @len: the driver-readable part of the element, copied out of guest
- *             memory by the device (the library never reads it twice)
+ *             memory by the device (the library never reads it twice). The
+ *             header is read first; the ranges only once nr_ranges is within
+ *             max_ranges and @len is exactly header + nr_ranges ranges, so a
+ *             device may pass an element's true length with a buffer clipped
+ *             to header + max_ranges ranges.
  * @resp:      receives the little-endian response for the guest; may be NULL
  *
  * Return: enum vmhint_wire_status (>= 0); the status is also in @resp.
