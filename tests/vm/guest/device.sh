@@ -16,13 +16,7 @@
 # output if already built). Exit: 0 pass, 1 fail, 77 skip.
 set -u
 . "$(dirname "$0")/lib.sh"
-vh_need
-VMHINT_QEMU=$(vh_patched_qemu) ||
-	vh_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
-make -s -C "$vh_top/src/guest/tools" >/dev/null || { echo "FAIL: tools"; exit 1; }
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+vh_setup_patched
 
 cat >"$work/init" <<'GUEST'
 #!/bin/sh

@@ -186,3 +186,15 @@ vh_measure_free() {
 		sleep 0.01
 	done
 }
+
+# The set-up of a test that needs the real device: prerequisites, the patched
+# QEMU in $VMHINT_QEMU (else skip), the guest tools, and a work directory
+# $work removed on exit.
+vh_setup_patched() {
+	vh_need
+	VMHINT_QEMU=$(vh_patched_qemu) ||
+		vh_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
+	make -s -C "$vh_top/src/guest/tools" >/dev/null || { echo "FAIL: tools"; exit 1; }
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+}
