@@ -3,7 +3,8 @@
 # Sets $top, $qemu (VMHINT_QEMU, else what scripts/build-qemu prints),
 # LD_LIBRARY_PATH for libvmhint (VMHINT_LIBDIR, else this tree's
 # src/lib/.libs if built, else the copy QEMU was linked against),
-# $virtio_id (from include/vmhint/wire.h) and $tmp (removed on exit);
+# $virtio_id (from include/vmhint/wire.h), $tmp (removed on exit) and
+# PYTHONPATH for tests/qemu/qmptest.py;
 # skips (exit 77) without python3 or SeaBIOS.
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -35,3 +36,6 @@ virtio_id=$(sed -n 's/^#define VMHINT_VIRTIO_ID[[:space:]]*\([0-9]*\).*/\1/p' \
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# The Python parts import tests/qemu/qmptest.py.
+export PYTHONPATH=$top/tests/qemu${PYTHONPATH:+:$PYTHONPATH}

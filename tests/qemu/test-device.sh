@@ -23,11 +23,12 @@ set -u
 QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
 import json, os, socket, struct, subprocess, sys, time
 
+from qmptest import check, failures, qmp_connect, stop_qemu
+
 QEMU = os.environ['QEMU']
 VIRTIO_ID = int(os.environ['VIRTIO_ID'])
 TMP = os.environ['TMP']
 M = 1 << 20
-failures = []
 
 # virtio 1 (modern PCI) constants, from the virtio specification
 S_ACK, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK, S_NEEDS_RESET = 1, 2, 4, 8, 0x40
@@ -41,15 +42,6 @@ DESC, AVAIL, USED = 0x10000, 0x11000, 0x12000
 REQ, RESP, BIG = 0x20000, 0x21000, 0x40000
 TARGET, TARGET_LEN = 16 * M, 8 * M
 BAR = 0xe0000000
-
-
-def check(cond, what, detail=None):
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        if detail is not None:
-            print('     got: %s' % (detail,))
-        failures.append(what)
-    return cond
 
 
 class Qtest:
@@ -77,19 +69,9 @@ class Qtest:
         lsock.close()
         self.q.settimeout(30)
         self.qf = self.q.makefile('rw')
-        deadline = time.time() + 30
-        while True:
-            try:
-                self.m = socket.socket(socket.AF_UNIX)
-                self.m.connect(qmp_path)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.mf = self.m.makefile('rw')
-        json.loads(self.mf.readline())
-        self.qmp('qmp_capabilities')
+        self.m = qmp_connect(qmp_path, self.proc)
+        if self.m is None:
+            raise RuntimeError('QEMU did not answer on QMP: see ' + self.log_path)
 
     def qt(self, line):
         self.qf.write(line + '\n')
@@ -104,15 +86,7 @@ class Qtest:
         return int(parts[1], 16) if len(parts) > 1 else None
 
     def qmp(self, name, **args):
-        msg = {'execute': name}
-        if args:
-            msg['arguments'] = args
-        self.mf.write(json.dumps(msg) + '\n')
-        self.mf.flush()
-        while True:
-            r = json.loads(self.mf.readline())
-            if 'return' in r or 'error' in r:
-                return r
+        return self.m.cmd(name, **args)
 
     # memory and I/O
     def rd(self, size, addr):
@@ -157,16 +131,7 @@ class Qtest:
         return vals.get('RssAnon', 0), vals.get('RssShmem', 0)
 
     def stop(self):
-        try:
-            self.qmp('quit')
-        except (OSError, ValueError):
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        stop_qemu(self.proc, self.m, self.log)
         with open(self.log_path) as f:
             return f.read()
 

@@ -25,22 +25,13 @@ set -u
 QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
 import json, os, socket, subprocess, sys, time
 
+from qmptest import check, failures, qmp_connect, stop_qemu
+
 QEMU = os.environ['QEMU']
 VIRTIO_ID = int(os.environ['VIRTIO_ID'])
 TMP = os.environ['TMP']
 M = 1 << 20
 G = 1 << 30
-failures = []
-
-
-def check(cond, what, detail=None):
-    """Print one result; the detail only when it failed."""
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        if detail is not None:
-            print('     got: %s' % (detail,))
-        failures.append(what)
-    return cond
 
 
 class Vm:
@@ -55,58 +46,22 @@ class Vm:
         self.log = open(self.log_path, 'w')
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        self.sock = None
-        deadline = time.time() + 30
-        while time.time() < deadline and self.proc.poll() is None:
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(self.sock_path)
-                self.sock = s
-                break
-            except OSError:
-                time.sleep(0.1)
-        if self.sock is None:
-            return
-        self.sock.settimeout(30)
-        self.f = self.sock.makefile('rw')
-        try:
-            json.loads(self.f.readline())          # greeting
-            self.cmd('qmp_capabilities')
-        except (OSError, ValueError):              # QEMU exited meanwhile
-            self.sock = None
+        self.qmp = qmp_connect(self.sock_path, self.proc)
 
     def cmd(self, name, **args):
-        msg = {'execute': name}
-        if args:
-            msg['arguments'] = args
-        self.f.write(json.dumps(msg) + '\n')
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if 'return' in r or 'error' in r:     # skip events
-                return r
+        return self.qmp.cmd(name, **args)
 
     def output(self):
         with open(self.log_path) as f:
             return f.read()
 
     def stop(self):
-        if self.sock is not None:
-            try:
-                self.cmd('quit')
-            except (OSError, ValueError):
-                pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        stop_qemu(self.proc, self.qmp, self.log)
 
 
 def start(name, args):
     vm = Vm(name, args)
-    if vm.sock is None:
+    if vm.qmp is None:
         vm.stop()
         check(False, '%s: QEMU started; its output:\n%s' % (name, vm.output()))
         return None
