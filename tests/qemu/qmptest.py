@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """What the patched-QEMU tests share: one result line per check, a QMP
-client that waits for QEMU's socket, and stopping QEMU.
+client that waits for QEMU's socket, stopping QEMU, and QEMU under the
+qtest accelerator (the test reads and writes guest memory itself).
 
 Imported by the Python parts of tests/qemu/test-*.sh (through PYTHONPATH,
 set by tests/qemu/lib.sh).
 """
 import json
+import os
 import socket
 import subprocess
 import time
@@ -78,3 +80,89 @@ def stop_qemu(proc, qmp, log):
         proc.kill()
         proc.wait()
     log.close()
+
+
+class Qtest:
+    """QEMU under the qtest accelerator with @args, plus its QMP socket.
+    Files go to @tmp, named after @name."""
+
+    def __init__(self, qemu, tmp, name, args):
+        qtest_path = os.path.join(tmp, name + '.qtest')
+        qmp_path = os.path.join(tmp, name + '.qmp')
+        self.log_path = os.path.join(tmp, name + '.log')
+        lsock = socket.socket(socket.AF_UNIX)
+        lsock.bind(qtest_path)
+        lsock.listen(1)
+        lsock.settimeout(30)
+        cmd = [qemu, '-L', '/usr/share/seabios', '-L', '/usr/share/qemu',
+               '-nodefaults', '-nographic', '-accel', 'qtest',
+               '-qtest', 'unix:' + qtest_path, '-qtest-log', '/dev/null',
+               '-qmp', 'unix:%s,server=on,wait=off' % qmp_path] + args
+        self.log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.m = None
+        try:
+            self.q, _ = lsock.accept()
+        except OSError:
+            self.stop()
+            raise RuntimeError('QEMU did not connect to qtest: see ' + self.log_path)
+        finally:
+            lsock.close()
+        self.q.settimeout(60)
+        self.qf = self.q.makefile('rw')
+        self.m = qmp_connect(qmp_path, self.proc)
+        if self.m is None:
+            self.stop()
+            raise RuntimeError('QEMU did not answer on QMP: see ' + self.log_path)
+
+    def qt(self, line):
+        """One qtest command; its value, if it returns one."""
+        self.qf.write(line + '\n')
+        self.qf.flush()
+        while True:
+            r = self.qf.readline().strip()
+            if r.startswith('OK') or r.startswith('FAIL') or r.startswith('ERR'):
+                break
+        if not r.startswith('OK'):
+            raise RuntimeError('qtest %r: %r' % (line, r))
+        parts = r.split()
+        return int(parts[1], 16) if len(parts) > 1 else None
+
+    def qmp(self, name, **args):
+        return self.m.cmd(name, **args)
+
+    # guest memory and I/O
+    def rd(self, size, addr):
+        return self.qt('read%s 0x%x' % (size, addr))
+
+    def wr(self, size, addr, val):
+        self.qt('write%s 0x%x 0x%x' % (size, addr, val))
+
+    def read(self, addr, n):
+        self.qf.write('read 0x%x 0x%x\n' % (addr, n))
+        self.qf.flush()
+        r = self.qf.readline().split()
+        return bytes.fromhex(r[1][2:])
+
+    def write(self, addr, data):
+        self.qt('write 0x%x 0x%x 0x%s' % (addr, len(data), data.hex()))
+
+    def memset(self, addr, n, val):
+        self.qt('memset 0x%x 0x%x 0x%x' % (addr, n, val))
+
+    def rss(self):
+        """(anon, shmem) resident bytes of the QEMU process."""
+        vals = {}
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            for line in f:
+                k, _, v = line.partition(':')
+                if k in ('RssAnon', 'RssShmem'):
+                    vals[k] = int(v.split()[0]) * 1024
+        return vals.get('RssAnon', 0), vals.get('RssShmem', 0)
+
+    def stop(self):
+        """Stop QEMU; returns its output."""
+        stop_qemu(self.proc, self.m, self.log)
+        with open(self.log_path) as f:
+            return f.read()

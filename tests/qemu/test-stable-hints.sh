@@ -1,0 +1,127 @@
+#!/bin/bash
+# tests/qemu/test-stable-hints.sh - lazy mode under the explicit STABLE-hint
+# contract, through the virtio-hint-pci device (driven over qtest as in
+# test-device.sh), for anonymous and shared memfd guest RAM:
+#
+#   negotiate  a driver that accepts VMHINT_F_STABLE_HINTS and VMHINT_F_LAZY
+#              gets guest-stable-hints in query-vmhint
+#   pending    in lazy mode an UNUSED hint on 8M completes with nothing
+#              dropped yet: pending-bytes 8M, RSS unchanged, content intact
+#              (shared memory too: the guest promised STABLE before reuse)
+#   cancel     a STABLE hint on 1M of it takes those pages back
+#              (pending-cancelled); they are never dropped
+#   flush      vmhint-flush drops the other 7M: bytes-dropped, and the memory
+#              the host can take back at once grows by 7M (shmem: RSS falls,
+#              the pages read as zeroes; anon: lazy drops are MADV_FREE, so
+#              smaps' LazyFree grows instead); the STABLE 1M keeps its content
+#   reset      a device reset withdraws the promise: what is pending is
+#              dropped at once and guest-stable-hints turns false
+#
+# QEMU and libvmhint are found as in test-qmp.sh.
+# Exit 0 pass, 1 fail, 77 skip (with the reason).
+set -u
+
+. "$(dirname "$0")/lib.sh"
+
+QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
+import os, sys
+
+from hintdev import (F_LAZY, F_STABLE_HINTS, M, OP_STABLE, OP_UNUSED, TARGET,
+                     TARGET_LEN, Device, counters, find_device, qemu_args)
+from qmptest import Qtest, check, failures
+
+QEMU = os.environ['QEMU']
+TMP = os.environ['TMP']
+PATTERN = b'\x5a' * 4096
+
+
+def info(qt):
+    return qt.qmp('query-vmhint', id='vh0')['return'][0]
+
+
+def lazy_free(pid):
+    with open('/proc/%d/smaps_rollup' % pid) as f:
+        for line in f:
+            if line.startswith('LazyFree:'):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def run(name, memdev, shared):
+    # flush-interval=0: no timer flushes behind the test's back.
+    qt = Qtest(QEMU, TMP, name, qemu_args(memdev, ',mode=lazy,flush-interval=0'))
+
+    def rss():
+        """Resident memory the host cannot take back without a copy."""
+        anon, shmem = qt.rss()
+        return shmem if shared else anon - lazy_free(qt.proc.pid)
+    try:
+        dev = find_device(qt)
+        if not check(dev is not None, '%s: virtio-hint PCI device found' % name):
+            return
+        d = Device(qt, dev)
+        d.init(1 << F_LAZY | 1 << F_STABLE_HINTS)
+        check(info(qt)['guest-stable-hints'],
+              '%s: STABLE hints negotiated: guest-stable-hints true' % name)
+
+        qt.memset(TARGET, 2 * TARGET_LEN, 0x5a)
+        rss0 = rss()
+        _, status, _ = d.request(OP_UNUSED, [(TARGET, TARGET_LEN)])
+        c = counters(qt)
+        check(status == 0 and c['pending-bytes'] == TARGET_LEN and
+              c['bytes-dropped-total'] == 0,
+              '%s: lazy UNUSED 8M: completed, 8M pending, nothing dropped' % name,
+              (status, c['pending-bytes'], c['bytes-dropped-total'], c['lazy-fallbacks']))
+        check(rss0 - rss() < M and qt.read(TARGET + 4 * M, 4096) == PATTERN,
+              '%s: RSS unchanged and content intact while pending' % name, (rss0, rss()))
+
+        _, status, _ = d.request(OP_STABLE, [(TARGET, M)])
+        c = counters(qt)
+        check(status == 0 and c['pending-cancelled'] == M // 4096 and
+              c['pending-bytes'] == TARGET_LEN - M,
+              '%s: STABLE on 1M of it: 256 pages taken back, 7M pending' % name,
+              (status, c['pending-cancelled'], c['pending-bytes']))
+
+        r = qt.qmp('vmhint-flush', id='vh0')
+        check(r.get('return', {}).get('bytes-dropped') == TARGET_LEN - M,
+              '%s: vmhint-flush drops the 7M still pending' % name, r)
+        check(rss0 - rss() >= TARGET_LEN - 2 * M,
+              '%s: RSS (less LazyFree) fell by about 7M' % name, (rss0, rss()))
+        if shared:
+            check(qt.read(TARGET + M, 4096) == bytes(4096) and
+                  qt.read(TARGET + TARGET_LEN - 4096, 4096) == bytes(4096),
+                  '%s: the flushed pages read as zeroes' % name)
+        check(qt.read(TARGET, 4096) == PATTERN and qt.read(TARGET + M - 4096, 4096) == PATTERN,
+              '%s: the 1M hinted STABLE kept its content' % name)
+
+        # A reset ends the promise: pending drops cannot wait any longer.
+        second = TARGET + TARGET_LEN
+        rss1 = rss()
+        _, status, _ = d.request(OP_UNUSED, [(second, TARGET_LEN)])
+        check(status == 0 and counters(qt)['pending-bytes'] == TARGET_LEN,
+              '%s: another 8M pending' % name)
+        d.set_status(0)
+        i = info(qt)
+        check(not i['guest-stable-hints'] and i['counters']['pending-bytes'] == 0,
+              '%s: device reset: promise withdrawn, nothing left pending' % name,
+              (i['guest-stable-hints'], i['counters']['pending-bytes']))
+        check(rss1 - rss() >= TARGET_LEN - M and
+              (not shared or qt.read(second, 4096) == bytes(4096)),
+              '%s: the pending 8M were dropped on reset' % name, (rss1, rss()))
+    finally:
+        out = qt.stop()
+        if failures:
+            print('--- QEMU output (%s) ---\n%s' % (name, out.strip()))
+
+
+run('anon', 'memory-backend-ram,id=m0,size=512M', False)
+run('shmem', 'memory-backend-memfd,id=m0,size=512M,share=on', True)
+
+if failures:
+    print('%d check(s) failed' % len(failures))
+    sys.exit(1)
+print('all checks passed')
+EOF
+rc=$?
+[ "$rc" = 0 ] && exit 0
+exit 1
