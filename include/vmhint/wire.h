@@ -62,23 +62,33 @@ struct vmhint_wire_resp {
 	uint32_t nr_done;     /* ranges applied: nr_ranges on OK, else 0 */
 } __attribute__((packed));
 
-/* Result of one request; every value but OK has a counter in vmhint_stats. */
+/*
+ * Results of one request; every value but OK has a counter in vmhint_stats.
+ * VMHINT_WIRE_STATUS_LIST(X) expands X(SYMBOL, value, name) once per status:
+ * the enum below, the library's vmhint_wire_status_name() and the guest
+ * driver's sysfs counters are all made from this one list.
+ */
+#define VMHINT_WIRE_STATUS_LIST(X)					\
+	X(OK, 0, ok)                 /* applied */			\
+	X(ERR_SHORT, 1, short)       /* buffer shorter than the header */ \
+	X(ERR_LENGTH, 2, length)     /* length != header + nr_ranges ranges */ \
+	X(ERR_OP, 3, op)             /* unknown op */			\
+	X(ERR_FLAGS, 4, flags)       /* unknown flags */		\
+	X(ERR_NO_RANGES, 5, no_ranges) /* nr_ranges == 0 */		\
+	X(ERR_TOO_MANY, 6, too_many) /* nr_ranges > max_ranges */	\
+	X(ERR_ALIGN, 7, align)       /* gpa or len not 4 KiB aligned */	\
+	X(ERR_ZERO_LEN, 8, zero_len) /* a range of length 0 */		\
+	X(ERR_OVERFLOW, 9, overflow) /* gpa + len wraps around */	\
+	X(ERR_OUTSIDE, 10, outside)  /* not (wholly) in guest RAM */	\
+	X(ERR_CROSS, 11, cross)      /* spans two regions */		\
+	X(ERR_IO, 12, io)            /* the host kernel refused a drop */
+
+#define VMHINT_WIRE_STATUS_ENUM_(sym, val, name) VMHINT_WIRE_##sym = (val),
 enum vmhint_wire_status {
-	VMHINT_WIRE_OK = 0,
-	VMHINT_WIRE_ERR_SHORT = 1,       /* buffer shorter than the header */
-	VMHINT_WIRE_ERR_LENGTH = 2,      /* buffer length != header + nr_ranges ranges */
-	VMHINT_WIRE_ERR_OP = 3,          /* unknown op */
-	VMHINT_WIRE_ERR_FLAGS = 4,       /* unknown flags */
-	VMHINT_WIRE_ERR_NO_RANGES = 5,   /* nr_ranges == 0 */
-	VMHINT_WIRE_ERR_TOO_MANY = 6,    /* nr_ranges > max_ranges */
-	VMHINT_WIRE_ERR_ALIGN = 7,       /* gpa or len not 4 KiB aligned */
-	VMHINT_WIRE_ERR_ZERO_LEN = 8,    /* a range of length 0 */
-	VMHINT_WIRE_ERR_OVERFLOW = 9,    /* gpa + len wraps around */
-	VMHINT_WIRE_ERR_OUTSIDE = 10,    /* not (wholly) in guest RAM */
-	VMHINT_WIRE_ERR_CROSS = 11,      /* spans two regions */
-	VMHINT_WIRE_ERR_IO = 12,         /* the host kernel refused a drop */
+	VMHINT_WIRE_STATUS_LIST(VMHINT_WIRE_STATUS_ENUM_)
 	VMHINT_WIRE_NR_STATUS
 };
+#undef VMHINT_WIRE_STATUS_ENUM_
 
 /**
  * vmhint_wire_get_config() - fill the config space the device exposes,

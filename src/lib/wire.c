@@ -118,21 +118,11 @@ VMHINT_API int vmhint_wire_get_config(struct vmhint_ctx *ctx, struct vmhint_wire
 	return 0;
 }
 
+#define STATUS_NAME(sym, val, name) [VMHINT_WIRE_##sym] = #name,
 static const char *const status_names[VMHINT_WIRE_NR_STATUS] = {
-	[VMHINT_WIRE_OK] = "ok",
-	[VMHINT_WIRE_ERR_SHORT] = "short",
-	[VMHINT_WIRE_ERR_LENGTH] = "length",
-	[VMHINT_WIRE_ERR_OP] = "op",
-	[VMHINT_WIRE_ERR_FLAGS] = "flags",
-	[VMHINT_WIRE_ERR_NO_RANGES] = "no_ranges",
-	[VMHINT_WIRE_ERR_TOO_MANY] = "too_many",
-	[VMHINT_WIRE_ERR_ALIGN] = "align",
-	[VMHINT_WIRE_ERR_ZERO_LEN] = "zero_len",
-	[VMHINT_WIRE_ERR_OVERFLOW] = "overflow",
-	[VMHINT_WIRE_ERR_OUTSIDE] = "outside",
-	[VMHINT_WIRE_ERR_CROSS] = "cross",
-	[VMHINT_WIRE_ERR_IO] = "io",
+	VMHINT_WIRE_STATUS_LIST(STATUS_NAME)
 };
+#undef STATUS_NAME
 
 VMHINT_API const char *vmhint_wire_status_name(int status)
 {

@@ -23,22 +23,11 @@
 #include <linux/virtio.h>
 #include "virtio_hint.h"
 
+/* The names, the counters and their files all come from wire.h's list. */
+#define VH_STATUS_NAME(_sym, _val, _name) [VMHINT_WIRE_##_sym] = #_name,
 static const char * const vh_status_names[] = {
-	[VMHINT_WIRE_OK] = "ok",
-	[VMHINT_WIRE_ERR_SHORT] = "short",
-	[VMHINT_WIRE_ERR_LENGTH] = "length",
-	[VMHINT_WIRE_ERR_OP] = "op",
-	[VMHINT_WIRE_ERR_FLAGS] = "flags",
-	[VMHINT_WIRE_ERR_NO_RANGES] = "no_ranges",
-	[VMHINT_WIRE_ERR_TOO_MANY] = "too_many",
-	[VMHINT_WIRE_ERR_ALIGN] = "align",
-	[VMHINT_WIRE_ERR_ZERO_LEN] = "zero_len",
-	[VMHINT_WIRE_ERR_OVERFLOW] = "overflow",
-	[VMHINT_WIRE_ERR_OUTSIDE] = "outside",
-	[VMHINT_WIRE_ERR_CROSS] = "cross",
-	[VMHINT_WIRE_ERR_IO] = "io",
+	VMHINT_WIRE_STATUS_LIST(VH_STATUS_NAME)
 };
-/* A new status in wire.h must get a name (and a file below). */
 static_assert(ARRAY_SIZE(vh_status_names) == VMHINT_WIRE_NR_STATUS);
 
 const char *vh_status_name(unsigned int status)
@@ -82,8 +71,8 @@ static ssize_t vh_ctr_show(struct device *dev, struct device_attribute *attr,
 		.attr = __ATTR(_name, 0444, vh_ctr_show, NULL),		\
 		.idx = (_idx),						\
 	}
-#define VH_CTR_STATUS(_name, _st)					\
-	VH_CTR(status_##_name, VH_CTR_STATUS + (_st))
+#define VH_STATUS_CTR(_sym, _val, _name)				\
+	VH_CTR(status_##_name, VH_CTR_STATUS + (_val));
 
 VH_CTR(requests, VH_CTR_REQUESTS | VH_TOTAL);
 VH_CTR(report_requests, VH_CTR_REQUESTS + VH_SRC_REPORT);
@@ -105,19 +94,7 @@ VH_CTR(wait_ns, VH_CTR_WAIT_NS | VH_TOTAL);
 VH_CTR(report_wait_ns, VH_CTR_WAIT_NS + VH_SRC_REPORT);
 VH_CTR(active_wait_ns, VH_CTR_WAIT_NS + VH_SRC_ACTIVE);
 VH_CTR(raw_wait_ns, VH_CTR_WAIT_NS + VH_SRC_RAW);
-VH_CTR_STATUS(ok, VMHINT_WIRE_OK);
-VH_CTR_STATUS(short, VMHINT_WIRE_ERR_SHORT);
-VH_CTR_STATUS(length, VMHINT_WIRE_ERR_LENGTH);
-VH_CTR_STATUS(op, VMHINT_WIRE_ERR_OP);
-VH_CTR_STATUS(flags, VMHINT_WIRE_ERR_FLAGS);
-VH_CTR_STATUS(no_ranges, VMHINT_WIRE_ERR_NO_RANGES);
-VH_CTR_STATUS(too_many, VMHINT_WIRE_ERR_TOO_MANY);
-VH_CTR_STATUS(align, VMHINT_WIRE_ERR_ALIGN);
-VH_CTR_STATUS(zero_len, VMHINT_WIRE_ERR_ZERO_LEN);
-VH_CTR_STATUS(overflow, VMHINT_WIRE_ERR_OVERFLOW);
-VH_CTR_STATUS(outside, VMHINT_WIRE_ERR_OUTSIDE);
-VH_CTR_STATUS(cross, VMHINT_WIRE_ERR_CROSS);
-VH_CTR_STATUS(io, VMHINT_WIRE_ERR_IO);
+VMHINT_WIRE_STATUS_LIST(VH_STATUS_CTR)
 VH_CTR(err_proto, VH_CTR_ERR_PROTO);
 VH_CTR(err_submit, VH_CTR_ERR_SUBMIT);
 VH_CTR(stable_requests, VH_CTR_STABLE_REQUESTS);
@@ -230,10 +207,8 @@ static struct attribute *vh_attrs[] = {
 	A(bytes), A(report_bytes), A(active_bytes), A(raw_bytes),
 	A(work_ns), A(report_work_ns), A(active_work_ns), A(raw_work_ns),
 	A(wait_ns), A(report_wait_ns), A(active_wait_ns), A(raw_wait_ns),
-	A(status_ok), A(status_short), A(status_length), A(status_op),
-	A(status_flags), A(status_no_ranges), A(status_too_many),
-	A(status_align), A(status_zero_len), A(status_overflow),
-	A(status_outside), A(status_cross), A(status_io),
+#define VH_STATUS_ATTR(_sym, _val, _name) A(status_##_name),
+	VMHINT_WIRE_STATUS_LIST(VH_STATUS_ATTR)
 	A(err_proto), A(err_submit), A(stable_requests), A(active_passes),
 	A(active_rounds),
 	A(active_aborts), A(active_shrunk_pages), A(active_last_ns),
