@@ -32,6 +32,11 @@ BAR = 0xe0000000
 SLOT = 4                                   # PCI slot of the device
 
 
+# (name, memdev, shared) of the guest RAM backings the tests run on.
+BACKINGS = (('anon', 'memory-backend-ram,id=m0,size=512M', False),
+            ('shmem', 'memory-backend-memfd,id=m0,size=512M,share=on', True))
+
+
 def qemu_args(memdev, vmhint_opts=''):
     """A PC guest of 512M on @memdev (id m0) with vmhint and the device."""
     return ['-machine', 'pc,memory-backend=m0', '-m', '512M',

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 failures = []
@@ -23,6 +24,14 @@ def check(cond, what, detail=None):
             print('     got: %s' % (detail,))
         failures.append(what)
     return cond
+
+
+def finish():
+    """End the test: the closing line, exit status 1 if a check failed."""
+    if failures:
+        print('%d check(s) failed' % len(failures))
+        sys.exit(1)
+    print('all checks passed')
 
 
 class Qmp:
@@ -93,7 +102,6 @@ class Qtest:
         lsock = socket.socket(socket.AF_UNIX)
         lsock.bind(qtest_path)
         lsock.listen(1)
-        lsock.settimeout(30)
         cmd = [qemu, '-L', '/usr/share/seabios', '-L', '/usr/share/qemu',
                '-nodefaults', '-nographic', '-accel', 'qtest',
                '-qtest', 'unix:' + qtest_path, '-qtest-log', '/dev/null',
@@ -102,19 +110,28 @@ class Qtest:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.m = None
-        try:
-            self.q, _ = lsock.accept()
-        except OSError:
+        self.q = self._accept(lsock)
+        lsock.close()
+        if self.q is None:
             self.stop()
             raise RuntimeError('QEMU did not connect to qtest: see ' + self.log_path)
-        finally:
-            lsock.close()
         self.q.settimeout(60)
         self.qf = self.q.makefile('rw')
         self.m = qmp_connect(qmp_path, self.proc)
         if self.m is None:
             self.stop()
             raise RuntimeError('QEMU did not answer on QMP: see ' + self.log_path)
+
+    def _accept(self, lsock, timeout=30):
+        """QEMU's qtest connection; None if QEMU exits or never connects."""
+        lsock.settimeout(0.2)
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                return lsock.accept()[0]
+            except socket.timeout:
+                continue
+        return None
 
     def qt(self, line):
         """One qtest command; its value, if it returns one."""
@@ -166,3 +183,9 @@ class Qtest:
         stop_qemu(self.proc, self.m, self.log)
         with open(self.log_path) as f:
             return f.read()
+
+    def close(self, name):
+        """Stop QEMU; show its output if a check has failed."""
+        out = self.stop()
+        if failures:
+            print('--- QEMU output (%s) ---\n%s' % (name, out.strip()))

@@ -23,9 +23,9 @@ set -u
 QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
 import os, struct, sys
 
-from hintdev import (BIG, M, REQ, RESP, S_NEEDS_RESET, TARGET, TARGET_LEN,
+from hintdev import (BACKINGS, BIG, M, REQ, RESP, S_NEEDS_RESET, TARGET, TARGET_LEN,
                      Device, counters, find_device, qemu_args)
-from qmptest import Qtest, check, failures
+from qmptest import finish, Qtest, check, failures
 
 QEMU = os.environ['QEMU']
 TMP = os.environ['TMP']
@@ -111,19 +111,11 @@ def run(name, memdev, shared):
         _, status, _ = d.request(1, [(TARGET, 4096)])
         check(status == 0, '%s: after a reset the device answers again' % name, status)
     finally:
-        out = qt.stop()
-        if failures:
-            print('--- QEMU output (%s) ---\n%s' % (name, out.strip()))
+        qt.close(name)
 
 
-run('anon', 'memory-backend-ram,id=m0,size=512M', False)
-run('shmem', 'memory-backend-memfd,id=m0,size=512M,share=on', True)
+for backing in BACKINGS:
+    run(*backing)
 
-if failures:
-    print('%d check(s) failed' % len(failures))
-    sys.exit(1)
-print('all checks passed')
+finish()
 EOF
-rc=$?
-[ "$rc" = 0 ] && exit 0
-exit 1

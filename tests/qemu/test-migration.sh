@@ -23,9 +23,9 @@ set -u
 QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
 import os, sys, time
 
-from hintdev import (M, OP_UNUSED, TARGET, TARGET_LEN, Device, counters,
+from hintdev import (BACKINGS, M, OP_UNUSED, TARGET, TARGET_LEN, Device, counters,
                      find_device, qemu_args)
-from qmptest import Qtest, check, failures
+from qmptest import finish, Qtest, check, failures
 
 QEMU = os.environ['QEMU']
 TMP = os.environ['TMP']
@@ -100,9 +100,7 @@ def snapshot(name, memdev, shared):
               qt.read(SECOND, 4096) == bytes(4096),
               '%s: after it, an UNUSED hint drops again' % name, (status, rss1, rss()))
     finally:
-        out = qt.stop()
-        if failures:
-            print('--- QEMU output (%s) ---\n%s' % (name, out.strip()))
+        qt.close(name)
 
 
 def migrate(name, memdev, shared):
@@ -152,24 +150,14 @@ def migrate(name, memdev, shared):
               '%s: destination: the migrated device drops 8M on request' % name,
               (status, done, c['requests-unused'], rss0, dst.rss()))
     finally:
-        out = src.stop()
+        src.close(name + '-src')
         if dst:
-            out += dst.stop()
-        if failures:
-            print('--- QEMU output (%s) ---\n%s' % (name, out.strip()))
+            dst.close(name + '-dst')
 
 
-for name, memdev, shared in (('anon', 'memory-backend-ram,id=m0,size=512M', False),
-                             ('shmem', 'memory-backend-memfd,id=m0,size=512M,share=on',
-                              True)):
+for name, memdev, shared in BACKINGS:
     snapshot('snapshot-' + name, memdev, shared)
     migrate('migrate-' + name, memdev, shared)
 
-if failures:
-    print('%d check(s) failed' % len(failures))
-    sys.exit(1)
-print('all checks passed')
+finish()
 EOF
-rc=$?
-[ "$rc" = 0 ] && exit 0
-exit 1

@@ -26,9 +26,9 @@ set -u
 QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
 import os, sys
 
-from hintdev import (F_LAZY, F_STABLE_HINTS, M, OP_STABLE, OP_UNUSED, TARGET,
+from hintdev import (BACKINGS, F_LAZY, F_STABLE_HINTS, M, OP_STABLE, OP_UNUSED, TARGET,
                      TARGET_LEN, Device, counters, find_device, qemu_args)
-from qmptest import Qtest, check, failures
+from qmptest import finish, Qtest, check, failures
 
 QEMU = os.environ['QEMU']
 TMP = os.environ['TMP']
@@ -109,19 +109,11 @@ def run(name, memdev, shared):
               (not shared or qt.read(second, 4096) == bytes(4096)),
               '%s: the pending 8M were dropped on reset' % name, (rss1, rss()))
     finally:
-        out = qt.stop()
-        if failures:
-            print('--- QEMU output (%s) ---\n%s' % (name, out.strip()))
+        qt.close(name)
 
 
-run('anon', 'memory-backend-ram,id=m0,size=512M', False)
-run('shmem', 'memory-backend-memfd,id=m0,size=512M,share=on', True)
+for backing in BACKINGS:
+    run(*backing)
 
-if failures:
-    print('%d check(s) failed' % len(failures))
-    sys.exit(1)
-print('all checks passed')
+finish()
 EOF
-rc=$?
-[ "$rc" = 0 ] && exit 0
-exit 1
