@@ -11,6 +11,10 @@
 #   MEM      guest RAM (default 512M)
 #   BACKEND  ram (private anonymous memory) or memfd (shared; default ram)
 #   MODE     sync or lazy (default sync)
+#   DEDUPE   off (default), on (this VM only: scan and reclaim zero pages),
+#            or a table name, e.g. /vmhint-tenant1: share fingerprints with
+#            the other VMs of that table and let KSM merge across them
+#            (QEMU's mem-merge is turned off, so only what vmhint marks merges)
 #   QMP      QMP socket path (default /tmp/vmhint-example.qmp)
 #   KERNEL, INITRD, APPEND   direct kernel boot; without KERNEL the guest
 #            starts paused (-S), which is enough to look at it over QMP
@@ -26,11 +30,22 @@ MEM=${MEM:-512M}
 BACKEND=${BACKEND:-ram}
 MODE=${MODE:-sync}
 QMP=${QMP:-/tmp/vmhint-example.qmp}
+DEDUPE=${DEDUPE:-off}
 
 case $BACKEND in
 ram)   memdev="memory-backend-ram,id=m0,size=$MEM" ;;
 memfd) memdev="memory-backend-memfd,id=m0,size=$MEM,share=on" ;;
 *)     echo "BACKEND must be ram or memfd" >&2; exit 2 ;;
+esac
+
+vmhint="vmhint,id=vh0,memdev=m0,mode=$MODE"
+machine=memory-backend=m0
+case $DEDUPE in
+off) ;;
+on)  vmhint="$vmhint,dedupe=on,dedupe-zero-reclaim=on" ;;
+/*)  vmhint="$vmhint,dedupe=on,dedupe-zero-reclaim=on,dedupe-table=$DEDUPE"
+     machine="$machine,mem-merge=off" ;;
+*)   echo "DEDUPE must be off, on or a table name (/vmhint-...)" >&2; exit 2 ;;
 esac
 
 if [ -n "${KERNEL:-}" ]; then
@@ -45,8 +60,8 @@ fi
 exec "$QEMU" -L /usr/share/seabios -L /usr/share/qemu \
 	-nodefaults -nographic -serial mon:stdio \
 	-accel tcg -cpu max -m "$MEM" \
-	-object "$memdev" -machine memory-backend=m0 \
-	-object "vmhint,id=vh0,memdev=m0,mode=$MODE" \
+	-object "$memdev" -machine "$machine" \
+	-object "$vmhint" \
 	-device virtio-hint-pci,vmhint=vh0 \
 	-qmp "unix:$QMP,server=on,wait=off" \
 	"$@"
