@@ -293,10 +293,11 @@ GUEST
 	chk "kept memory: $(grep -m1 'MEMHOG: keep .* n=1' "$work/log" | tr -d '\r')" \
 		grep -q "MEMHOG: keep PASS n=1" "$work/log"
 	[ "$b" = anon ] && [ -z "$why" ] && hint_ms_anon=$vh_ms_to_90
-	printf '{"case":"free-%s","backing":"%s","measure":"%s","hog_mib":%d,"keep_mib":%d,"peak_kib":%d,"seen_free_kib":%d,"end_kib":%d,"ms_to_90pct":%d,"host_bytes_dropped":%d,"host_requests":%d,"guest_bytes":%d,"hugepages_free_at_peak":%d,"hugepages_free_after":%d,"file_kib_at_peak":%d,"file_kib_after":%d,"result":"%s"}\n' \
+	printf '{"case":"free-%s","backing":"%s","measure":"%s","hog_mib":%d,"keep_mib":%d,"peak_kib":%d,"seen_free_kib":%d,"end_kib":%d,"ms_to_90pct":%d,"host_bytes_dropped":%d,"host_requests":%d,"guest_bytes":%d,"guest_work_ns":%d,"hugepages_free_at_peak":%d,"hugepages_free_after":%d,"file_kib_at_peak":%d,"file_kib_after":%d,"result":"%s"}\n' \
 		"$b" "$backing" "$kind" "$HOG_MB" "$KEEP_MB" "$vh_peak_kib" "$vh_seen_free_kib" \
 		"$mem_end" "$vh_ms_to_90" "$dropped" "$(val "$work/q.1" counters.requests-unused 2>/dev/null)" \
-		"$(val "$work/g.1" bytes 2>/dev/null)" "$hp0" "$hp1" $((st0 / 2)) $((st1 / 2)) "$([ -z "$why" ] && echo PASS || echo FAIL)"
+		"$(val "$work/g.1" bytes 2>/dev/null)" "$(val "$work/g.1" work_ns 2>/dev/null)" \
+		"$hp0" "$hp1" $((st0 / 2)) $((st1 / 2)) "$([ -z "$why" ] && echo PASS || echo FAIL)"
 	[ -z "$why" ] && result PASS "free-$b" "$vh_ms_to_90 ms to 90%" || result FAIL "free-$b" "$why"
 
 	# --- hostile-B ---
