@@ -9,7 +9,9 @@
 #   zero     dedupe-zero-reclaim=on, memfd and anonymous (2M granules)
 #            guests: the zero pages leave the host (RssShmem and the memfd's
 #            blocks, or RssAnon, fall by 32M), the pattern pages keep their
-#            content, a write after the reclaim lands
+#            content, a write after the reclaim lands; a hugetlb memfd guest
+#            (as root: the test raises nr_hugepages and restores it) gives
+#            its 16 zero huge pages back to the pool
 #   private  an anonymous guest with mem-merge=off and no table: no VMA of
 #            QEMU becomes mergeable
 #   cross    two anonymous guests with mem-merge=off share a dedupe-table and
@@ -32,7 +34,7 @@ table=/vmhint-test-dedupe-$$
 trap 'rm -rf "$tmp" "/dev/shm$table"' EXIT
 
 QEMU=$qemu TMP=$tmp TABLE=$table python3 - <<'EOF'
-import os, signal, sys, time
+import fcntl, os, signal, sys, time
 
 from qmptest import finish, Qtest, check, failures
 
@@ -43,6 +45,8 @@ M = 1 << 20
 PAGES_32M = 32 * M // 4096
 ZERO, PATTERN = 64 * M, 128 * M          # guest-physical, 2M aligned
 KSM = '/sys/kernel/mm/ksm/'
+NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages'
+FREE_HUGEPAGES = '/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages'
 
 
 def start(name, memdev, vmhint_opts, machine_opts=''):
@@ -166,6 +170,62 @@ def test_zero(name, memdev, shared):
         qt.close(name)
 
 
+class HugePages:
+    """@n more 2M huge pages in the pool while the test runs (serialised with
+    the other tests that change the pool); put back by restore()."""
+
+    def __init__(self, n):
+        self.lock = open('/tmp/vmhint-tests-hugepages.lock', 'w')
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        with open(NR_HUGEPAGES) as f:
+            self.saved = f.read().strip()
+        with open(NR_HUGEPAGES, 'w') as f:
+            f.write(str(int(self.saved) + n))
+        self.ok = self.free() >= n
+
+    @staticmethod
+    def free():
+        with open(FREE_HUGEPAGES) as f:
+            return int(f.read())
+
+    def restore(self):
+        with open(NR_HUGEPAGES, 'w') as f:
+            f.write(self.saved)
+        self.lock.close()
+
+
+def test_zero_hugetlb():
+    name = 'zero-hugetlb'
+    if os.geteuid() != 0 or not os.path.exists(FREE_HUGEPAGES):
+        print('note: %s not run: needs root and 2M huge pages' % name)
+        return
+    pool = HugePages(256 * M // (2 * M) + 8)
+    try:
+        if not check(pool.ok, '%s: the pool has room for the guest' % name, pool.free()):
+            return
+        qt = start(name, 'memory-backend-memfd,id=m0,size=256M,share=on,hugetlb=on,'
+                   'hugetlbsize=2M', ',dedupe-zero-reclaim=on')
+        try:
+            qt.memset(ZERO, 32 * M, 0x11)
+            qt.memset(PATTERN, 32 * M, 0x5a)
+            fresh_passes(qt, name)
+            free0 = pool.free()
+            qt.memset(ZERO, 32 * M, 0)
+            d = fresh_passes(qt, name)
+            free1 = pool.free()
+            check(d is not None and d['zero-reclaimed'] >= PAGES_32M,
+                  '%s: 32M of zero huge pages reclaimed' % name, d)
+            check(free1 - free0 >= 16, '%s: 16 huge pages back in the pool' % name,
+                  (free0, free1))
+            check(qt.read(PATTERN, 4096) == b'\x5a' * 4096 and
+                  qt.read(ZERO + 3 * M, 4096) == bytes(4096),
+                  '%s: pattern kept, reclaimed pages read as zeroes' % name)
+        finally:
+            qt.close(name)
+    finally:
+        pool.restore()
+
+
 def test_private():
     qt = start('private', 'memory-backend-ram,id=m0,size=256M', '', ',mem-merge=off')
     try:
@@ -283,6 +343,7 @@ try:
     test_scan()
     test_zero('zero-memfd', 'memory-backend-memfd,id=m0,size=256M,share=on', True)
     test_zero('zero-anon', 'memory-backend-ram,id=m0,size=256M', False)
+    test_zero_hugetlb()
     test_private()
     test_cross()
 except RuntimeError as e:                  # QEMU did not start: say why
