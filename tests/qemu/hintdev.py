@@ -12,6 +12,7 @@ import struct
 import time
 
 M = 1 << 20
+RAM_SIZE = 512 * M                         # guest RAM of qemu_args()
 
 # virtio 1 (modern PCI) constants, from the virtio specification
 S_ACK, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK, S_NEEDS_RESET = 1, 2, 4, 8, 0x40

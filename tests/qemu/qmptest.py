@@ -6,9 +6,11 @@ qtest accelerator (the test reads and writes guest memory itself).
 Imported by the Python parts of tests/qemu/test-*.sh (through PYTHONPATH,
 set by tests/qemu/lib.sh).
 """
+import ctypes
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -168,15 +170,56 @@ class Qtest:
     def memset(self, addr, n, val):
         self.qt('memset 0x%x 0x%x 0x%x' % (addr, n, val))
 
-    def rss(self):
-        """(anon, shmem) resident bytes of the QEMU process."""
-        vals = {}
-        with open('/proc/%d/status' % self.proc.pid) as f:
+    def ram_mapping(self, size):
+        """Start address and smaps fields (bytes) of QEMU's mapping of guest
+        RAM: the mapping of exactly @size bytes."""
+        found, fields = None, {}
+        with open('/proc/%d/smaps' % self.proc.pid) as f:
             for line in f:
-                k, _, v = line.partition(':')
-                if k in ('RssAnon', 'RssShmem'):
-                    vals[k] = int(v.split()[0]) * 1024
-        return vals.get('RssAnon', 0), vals.get('RssShmem', 0)
+                words = line.split()
+                if not words[0].endswith(':'):      # a mapping's first line
+                    if found is not None:
+                        break
+                    start, end = (int(x, 16) for x in words[0].split('-'))
+                    if end - start == size:
+                        found = start
+                elif found is not None and len(words) == 3 and words[2] == 'kB':
+                    fields[words[0][:-1]] = int(words[1]) * 1024
+        if found is None:
+            raise RuntimeError('no %d-byte guest RAM mapping in QEMU' % size)
+        return found, fields
+
+    def resident(self, size, gpa, length, want=None):
+        """Bytes of guest-physical [gpa, gpa + length) that are mapped in
+        QEMU (pagemap's present bit), for guest RAM of @size bytes at gpa 0.
+        Exact for a range, unlike RSS (QEMU's heap moves, khugepaged fills
+        huge pages elsewhere). khugepaged also unmaps a range for a moment
+        while it collapses it: with @want, read again for up to 2 s until
+        the answer is @want."""
+        start, _ = self.ram_mapping(size)
+        deadline = time.time() + 2
+        while True:
+            with open('/proc/%d/pagemap' % self.proc.pid, 'rb') as f:
+                f.seek((start + gpa) // 4096 * 8)
+                data = f.read(length // 4096 * 8)
+            n = 4096 * sum(e >> 63 & 1 for (e,) in struct.iter_unpack('<Q', data))
+            if want is None or n == want or time.time() > deadline:
+                return n
+            time.sleep(0.05)
+
+    def lazy_free(self, size):
+        """Bytes of guest RAM freed with MADV_FREE, not yet reclaimed.
+
+        The kernel marks such pages in per-CPU LRU batches, which smaps'
+        LazyFree only sees once they are drained: move_pages(2) drains every
+        CPU's batches first (here it asks to move one page to node 0, where
+        it is already)."""
+        start, _ = self.ram_mapping(size)
+        libc = ctypes.CDLL(None, use_errno=True)
+        page = (ctypes.c_void_p * 1)(start)
+        node, status = (ctypes.c_int * 1)(0), (ctypes.c_int * 1)(0)
+        libc.syscall(279, self.proc.pid, 1, page, node, status, 0)  # SYS_move_pages
+        return self.ram_mapping(size)[1].get('LazyFree', 0)
 
     def stop(self):
         """Stop QEMU; returns its output."""

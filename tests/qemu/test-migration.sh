@@ -23,7 +23,7 @@ set -u
 QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
 import os, sys, time
 
-from hintdev import (BACKINGS, M, OP_UNUSED, TARGET, TARGET_LEN, Device, counters,
+from hintdev import (BACKINGS, M, RAM_SIZE, OP_UNUSED, TARGET, TARGET_LEN, Device, counters,
                      find_device, qemu_args)
 from qmptest import finish, Qtest, check, failures
 
@@ -63,7 +63,7 @@ def up(qt, name):
 
 def snapshot(name, memdev, shared):
     qt = Qtest(QEMU, TMP, name, qemu_args(memdev))
-    rss = lambda: qt.rss()[1 if shared else 0]
+    resident = lambda gpa, want: qt.resident(RAM_SIZE, gpa, TARGET_LEN, want)
     try:
         d = up(qt, name)
         if not d:
@@ -81,24 +81,23 @@ def snapshot(name, memdev, shared):
             return
         i = info(qt)
         check(i['discard-inhibited'], '%s: discards inhibited during the snapshot' % name)
-        rss0 = rss()
         _, status, _ = d.request(OP_UNUSED, [(TARGET, TARGET_LEN)])
         c = counters(qt)
         check(status == 0 and c['inhibited-pages'] == TARGET_LEN // 4096 and
               c['bytes-dropped-total'] == 0,
               '%s: UNUSED 8M completes, 2048 pages inhibited, nothing dropped' % name,
               (status, c['inhibited-pages'], c['bytes-dropped-total']))
-        check(rss0 - rss() < M and qt.read(TARGET + 4 * M, 4096) == PATTERN,
-              '%s: RSS and content unchanged' % name, (rss0, rss()))
+        left = resident(TARGET, TARGET_LEN)
+        check(left == TARGET_LEN and qt.read(TARGET + 4 * M, 4096) == PATTERN,
+              '%s: the 8M stay resident with their content' % name, left)
         qt.qmp('migrate_cancel')
         st = wait_migration(qt, ('cancelled', 'failed', 'completed'))
         check(st == 'cancelled', '%s: snapshot cancelled' % name, st)
         check(not info(qt)['discard-inhibited'], '%s: discards allowed again' % name)
-        rss1 = rss()
         _, status, _ = d.request(OP_UNUSED, [(SECOND, TARGET_LEN)])
-        check(status == 0 and rss1 - rss() >= TARGET_LEN - M and
-              qt.read(SECOND, 4096) == bytes(4096),
-              '%s: after it, an UNUSED hint drops again' % name, (status, rss1, rss()))
+        left = resident(SECOND, 0)
+        check(status == 0 and left == 0 and qt.read(SECOND, 4096) == bytes(4096),
+              '%s: after it, an UNUSED hint drops again' % name, (status, left))
     finally:
         qt.close(name)
 
@@ -141,14 +140,14 @@ def migrate(name, memdev, shared):
         # The device state came along: the driver carries on where it was.
         dd = Device(dst, find_device(dst))
         dd.resume(d)
-        rss0 = dst.rss()[1 if shared else 0]
+        before = dst.resident(RAM_SIZE, SECOND, TARGET_LEN, want=TARGET_LEN)
         _, status, done = dd.request(OP_UNUSED, [(SECOND, TARGET_LEN)])
+        left = dst.resident(RAM_SIZE, SECOND, TARGET_LEN, want=0)
         c = counters(dst)
         check(status == 0 and done == 1 and c['requests-unused'] == 1 and
-              dst.read(SECOND, 4096) == bytes(4096) and
-              rss0 - dst.rss()[1 if shared else 0] >= TARGET_LEN - M,
+              before == TARGET_LEN and left == 0 and dst.read(SECOND, 4096) == bytes(4096),
               '%s: destination: the migrated device drops 8M on request' % name,
-              (status, done, c['requests-unused'], rss0, dst.rss()))
+              (status, done, c['requests-unused'], before, left))
     finally:
         src.close(name + '-src')
         if dst:

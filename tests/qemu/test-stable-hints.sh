@@ -10,10 +10,10 @@
 #              (shared memory too: the guest promised STABLE before reuse)
 #   cancel     a STABLE hint on 1M of it takes those pages back
 #              (pending-cancelled); they are never dropped
-#   flush      vmhint-flush drops the other 7M: bytes-dropped, and the memory
-#              the host can take back at once grows by 7M (shmem: RSS falls,
-#              the pages read as zeroes; anon: lazy drops are MADV_FREE, so
-#              smaps' LazyFree grows instead); the STABLE 1M keeps its content
+#   flush      vmhint-flush drops the other 7M: bytes-dropped; shmem: those
+#              pages are no longer mapped (pagemap) and read as zeroes; anon:
+#              lazy drops are MADV_FREE, so the mapping's LazyFree grows by
+#              7M; the STABLE 1M keeps its content
 #   reset      a device reset withdraws the promise: what is pending is
 #              dropped at once and guest-stable-hints turns false
 #
@@ -26,7 +26,7 @@ set -u
 QEMU=$qemu VIRTIO_ID=$virtio_id TMP=$tmp python3 - <<'EOF'
 import os, sys
 
-from hintdev import (BACKINGS, F_LAZY, F_STABLE_HINTS, M, OP_STABLE, OP_UNUSED, TARGET,
+from hintdev import (BACKINGS, F_LAZY, F_STABLE_HINTS, M, RAM_SIZE, OP_STABLE, OP_UNUSED, TARGET,
                      TARGET_LEN, Device, counters, find_device, qemu_args)
 from qmptest import finish, Qtest, check, failures
 
@@ -39,22 +39,18 @@ def info(qt):
     return qt.qmp('query-vmhint', id='vh0')['return'][0]
 
 
-def lazy_free(pid):
-    with open('/proc/%d/smaps_rollup' % pid) as f:
-        for line in f:
-            if line.startswith('LazyFree:'):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def run(name, memdev, shared):
     # flush-interval=0: no timer flushes behind the test's back.
     qt = Qtest(QEMU, TMP, name, qemu_args(memdev, ',mode=lazy,flush-interval=0'))
 
-    def rss():
-        """Resident memory the host cannot take back without a copy."""
-        anon, shmem = qt.rss()
-        return shmem if shared else anon - lazy_free(qt.proc.pid)
+    def gone(gpa):
+        """Bytes of the 8M at @gpa the host took back (shmem: no longer
+        mapped) or may take back at once (anon: lazy drops are MADV_FREE,
+        counted in the mapping's LazyFree)."""
+        if shared:
+            return TARGET_LEN - qt.resident(RAM_SIZE, gpa, TARGET_LEN)
+        return qt.lazy_free(RAM_SIZE)
+
     try:
         dev = find_device(qt)
         if not check(dev is not None, '%s: virtio-hint PCI device found' % name):
@@ -65,15 +61,16 @@ def run(name, memdev, shared):
               '%s: STABLE hints negotiated: guest-stable-hints true' % name)
 
         qt.memset(TARGET, 2 * TARGET_LEN, 0x5a)
-        rss0 = rss()
+        g0 = gone(TARGET)
         _, status, _ = d.request(OP_UNUSED, [(TARGET, TARGET_LEN)])
         c = counters(qt)
         check(status == 0 and c['pending-bytes'] == TARGET_LEN and
               c['bytes-dropped-total'] == 0,
               '%s: lazy UNUSED 8M: completed, 8M pending, nothing dropped' % name,
               (status, c['pending-bytes'], c['bytes-dropped-total'], c['lazy-fallbacks']))
-        check(rss0 - rss() < M and qt.read(TARGET + 4 * M, 4096) == PATTERN,
-              '%s: RSS unchanged and content intact while pending' % name, (rss0, rss()))
+        g = gone(TARGET)
+        check(g - g0 < M and qt.read(TARGET + 4 * M, 4096) == PATTERN,
+              '%s: nothing taken back and content intact while pending' % name, (g0, g))
 
         _, status, _ = d.request(OP_STABLE, [(TARGET, M)])
         c = counters(qt)
@@ -85,8 +82,9 @@ def run(name, memdev, shared):
         r = qt.qmp('vmhint-flush', id='vh0')
         check(r.get('return', {}).get('bytes-dropped') == TARGET_LEN - M,
               '%s: vmhint-flush drops the 7M still pending' % name, r)
-        check(rss0 - rss() >= TARGET_LEN - 2 * M,
-              '%s: RSS (less LazyFree) fell by about 7M' % name, (rss0, rss()))
+        g = gone(TARGET)
+        check(g - g0 >= TARGET_LEN - 2 * M,
+              '%s: about 7M taken back (shmem) or lazily freed (anon)' % name, (g0, g))
         if shared:
             check(qt.read(TARGET + M, 4096) == bytes(4096) and
                   qt.read(TARGET + TARGET_LEN - 4096, 4096) == bytes(4096),
@@ -96,7 +94,7 @@ def run(name, memdev, shared):
 
         # A reset ends the promise: pending drops cannot wait any longer.
         second = TARGET + TARGET_LEN
-        rss1 = rss()
+        g1 = gone(second)
         _, status, _ = d.request(OP_UNUSED, [(second, TARGET_LEN)])
         check(status == 0 and counters(qt)['pending-bytes'] == TARGET_LEN,
               '%s: another 8M pending' % name)
@@ -105,9 +103,10 @@ def run(name, memdev, shared):
         check(not i['guest-stable-hints'] and i['counters']['pending-bytes'] == 0,
               '%s: device reset: promise withdrawn, nothing left pending' % name,
               (i['guest-stable-hints'], i['counters']['pending-bytes']))
-        check(rss1 - rss() >= TARGET_LEN - M and
+        g = gone(second)
+        check(g - g1 >= TARGET_LEN - M and
               (not shared or qt.read(second, 4096) == bytes(4096)),
-              '%s: the pending 8M were dropped on reset' % name, (rss1, rss()))
+              '%s: the pending 8M were dropped on reset' % name, (g1, g))
     finally:
         qt.close(name)
 
