@@ -207,19 +207,25 @@ class Qtest:
                 return n
             time.sleep(0.05)
 
-    def lazy_free(self, size):
-        """Bytes of guest RAM freed with MADV_FREE, not yet reclaimed.
-
-        The kernel marks such pages in per-CPU LRU batches, which smaps'
-        LazyFree only sees once they are drained: move_pages(2) drains every
-        CPU's batches first (here it asks to move one page to node 0, where
-        it is already)."""
+    def drain_lru(self, size):
+        """Have the kernel drain every CPU's LRU batches. Pages QEMU faulted
+        in a moment ago sit there, holding a reference that keeps MADV_FREE
+        from splitting or freeing a huge page; with time they leave anyway.
+        move_pages(2) drains them first (asked here to move one page of
+        guest RAM to node 0, where it is already)."""
         start, _ = self.ram_mapping(size)
         libc = ctypes.CDLL(None, use_errno=True)
         page = (ctypes.c_void_p * 1)(start)
         node, status = (ctypes.c_int * 1)(0), (ctypes.c_int * 1)(0)
         libc.syscall(279, self.proc.pid, 1, page, node, status, 0)  # SYS_move_pages
-        return self.ram_mapping(size)[1].get('LazyFree', 0)
+
+    def clean(self, size):
+        """Resident bytes of guest RAM that are clean (smaps Private_Clean).
+        Pages the guest wrote are dirty; MADV_FREE cleans them at once, and
+        then the host may take them back without writing them anywhere.
+        (smaps' LazyFree is no measure: it counts them only once the kernel
+        drained its per-CPU LRU batches, which can take any time.)"""
+        return self.ram_mapping(size)[1].get('Private_Clean', 0)
 
     def stop(self):
         """Stop QEMU; returns its output."""
