@@ -241,13 +241,18 @@ def test_private():
 
 
 class KsmRun:
-    """KSM running fast for the test; every knob touched is put back."""
+    """KSM running fast for the test; every knob touched is put back. Two
+    such tests at once would each restore what the other set: a lock file
+    serialises them."""
     KNOBS = ('pages_to_scan', 'sleep_millisecs', 'run')
 
     def __init__(self):
         self.saved = {}
+        self.lock = None
         if os.geteuid() != 0 or not os.path.exists(KSM + 'run'):
             return
+        self.lock = open('/tmp/vmhint-tests-ksm.lock', 'w')
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
         for k in self.KNOBS:
             with open(KSM + k) as f:
                 self.saved[k] = f.read().strip()
@@ -262,6 +267,8 @@ class KsmRun:
             if k in self.saved:
                 with open(KSM + k, 'w') as f:
                     f.write(self.saved[k])
+        if self.lock:
+            self.lock.close()
 
 
 def test_cross():
