@@ -161,7 +161,7 @@ class Device:
 
 
 def counters(qt):
-    return qt.qmp('query-vmhint', id='vh0')['return'][0]['counters']
+    return qt.vmhint()['counters']
 
 
 def find_device(qt):

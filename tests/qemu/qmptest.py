@@ -93,9 +93,17 @@ def stop_qemu(proc, qmp, log):
     log.close()
 
 
+class QemuDidNotStart(RuntimeError):
+    """QEMU exited or hung at startup; @output is what it printed."""
+
+    def __init__(self, what, output):
+        super().__init__(what)
+        self.output = output
+
+
 class Qtest:
     """QEMU under the qtest accelerator with @args, plus its QMP socket.
-    Files go to @tmp, named after @name."""
+    Files go to @tmp, named after @name. Raises QemuDidNotStart."""
 
     def __init__(self, qemu, tmp, name, args):
         qtest_path = os.path.join(tmp, name + '.qtest')
@@ -115,14 +123,12 @@ class Qtest:
         self.q = self._accept(lsock)
         lsock.close()
         if self.q is None:
-            self.stop()
-            raise RuntimeError('QEMU did not connect to qtest: see ' + self.log_path)
+            raise QemuDidNotStart('QEMU did not connect to qtest', self.stop())
         self.q.settimeout(60)
         self.qf = self.q.makefile('rw')
         self.m = qmp_connect(qmp_path, self.proc)
         if self.m is None:
-            self.stop()
-            raise RuntimeError('QEMU did not answer on QMP: see ' + self.log_path)
+            raise QemuDidNotStart('QEMU did not answer on QMP', self.stop())
 
     def _accept(self, lsock, timeout=30):
         """QEMU's qtest connection; None if QEMU exits or never connects."""
@@ -150,6 +156,10 @@ class Qtest:
 
     def qmp(self, name, **args):
         return self.m.cmd(name, **args)
+
+    def vmhint(self, vid='vh0'):
+        """query-vmhint's answer for object @vid."""
+        return self.qmp('query-vmhint', id=vid)['return'][0]
 
     # guest memory and I/O
     def rd(self, size, addr):

@@ -37,7 +37,7 @@ trap 'rm -rf "$tmp" "/dev/shm$table"' EXIT
 QEMU=$qemu TMP=$tmp TABLE=$table python3 - <<'EOF'
 import fcntl, os, signal, sys, time
 
-from qmptest import finish, Qtest, check, failures
+from qmptest import finish, QemuDidNotStart, Qtest, check, failures
 
 QEMU = os.environ['QEMU']
 TMP = os.environ['TMP']
@@ -58,13 +58,9 @@ def start(name, memdev, vmhint_opts, machine_opts=''):
                              'dedupe-scan-rate=4G' + vmhint_opts])
 
 
-def info(qt):
-    return qt.qmp('query-vmhint', id='vh0')['return'][0]
-
-
 def low_region(qt):
     """Dedupe counters of the region at gpa 0 (all of a 256M guest)."""
-    return info(qt)['regions'][0].get('dedupe')
+    return qt.vmhint()['regions'][0].get('dedupe')
 
 
 def wait_for(qt, what, cond, timeout=60):
@@ -129,7 +125,7 @@ def test_scan():
             check(d['published'] == 0 and d['candidate-pages'] == 0 and d['ksm-ranges'] == 0,
                   'scan: without a table nothing is published or marked', d)
             check(d['zero-reclaimed'] == 0, 'scan: no reclaim unless asked for', d)
-        s = info(qt)['dedupe']
+        s = qt.vmhint()['dedupe']
         check(s['enabled'] and 'table' not in s and not s['zero-reclaim'] and
               s['scan-rate'] == 4 << 30 and s['errors'] == 0,
               'scan: query-vmhint dedupe: enabled, no table, 4G/s, no errors', s)
@@ -241,16 +237,13 @@ def test_private():
 
 
 class KsmRun:
-    """KSM running fast for the test; every knob touched is put back. Two
-    such tests at once would each restore what the other set: a lock file
-    serialises them."""
+    """KSM running fast for the test (the caller checked for root and KSM);
+    every knob touched is put back. Two such tests at once would each
+    restore what the other set: a lock file serialises them."""
     KNOBS = ('pages_to_scan', 'sleep_millisecs', 'run')
 
     def __init__(self):
         self.saved = {}
-        self.lock = None
-        if os.geteuid() != 0 or not os.path.exists(KSM + 'run'):
-            return
         self.lock = open('/tmp/vmhint-tests-ksm.lock', 'w')
         fcntl.flock(self.lock, fcntl.LOCK_EX)
         for k in self.KNOBS:
@@ -264,11 +257,9 @@ class KsmRun:
     def restore(self):
         # run last on the way in, first on the way out: stop before retuning.
         for k in reversed(self.KNOBS):
-            if k in self.saved:
-                with open(KSM + k, 'w') as f:
-                    f.write(self.saved[k])
-        if self.lock:
-            self.lock.close()
+            with open(KSM + k, 'w') as f:
+                f.write(self.saved[k])
+        self.lock.close()
 
 
 def test_cross():
@@ -318,7 +309,7 @@ def cross_ksm(a, b):
 def cross_off_on(a, b):
     r = a.qmp('vmhint-dedupe', id='vh0', enable=False)
     check('return' in r, 'off: vmhint-dedupe enable=false', r)
-    i = info(a)
+    i = a.vmhint()
     check(not i['dedupe']['enabled'] and 'dedupe' not in i['regions'][0],
           'off: query-vmhint says disabled, no region counters', i['dedupe'])
     check(mergeable_bytes(a.proc.pid) == 0, 'off: the mergeable marks are undone',
@@ -335,16 +326,11 @@ def cross_off_on(a, b):
 
 def refused(name, vmhint_opts, needle):
     try:
-        qt = start(name, 'memory-backend-ram,id=m0,size=256M', vmhint_opts)
-        qt.stop()
+        start(name, 'memory-backend-ram,id=m0,size=256M', vmhint_opts).stop()
         check(False, '%s: QEMU refused to start' % name)
-        return
-    except RuntimeError as e:
-        log = str(e).split('see ')[-1]
-    with open(log) as f:
-        out = f.read()
-    check(needle in out, '%s: QEMU refuses to start, saying "%s"' % (name, needle),
-          out.strip()[:300])
+    except QemuDidNotStart as e:
+        check(needle in e.output, '%s: QEMU refuses to start, saying "%s"' % (name, needle),
+              e.output.strip()[:300])
 
 
 try:
@@ -354,10 +340,8 @@ try:
     test_zero_hugetlb()
     test_private()
     test_cross()
-except RuntimeError as e:                  # QEMU did not start: say why
-    log = str(e).split('see ')[-1]
-    with open(log) as f:
-        check(False, str(e), f.read().strip()[-600:])
+except QemuDidNotStart as e:
+    check(False, str(e), e.output.strip()[-600:])
 refused('badtable', ',dedupe-table=notashmname', 'cannot open dedupe-table')
 refused('rate0', ',dedupe-scan-rate=0', 'dedupe-scan-rate must be above 0')
 

@@ -33,10 +33,6 @@ PATTERN = b'\x5a' * 4096
 SECOND = TARGET + TARGET_LEN             # another 8M the tests hint about
 
 
-def info(qt):
-    return qt.qmp('query-vmhint', id='vh0')['return'][0]
-
-
 def migration_status(qt):
     return qt.qmp('query-migrate')['return'].get('status')
 
@@ -79,7 +75,7 @@ def snapshot(name, memdev, shared):
         if not check(st == 'active', '%s: background snapshot running' % name,
                      qt.qmp('query-migrate')):
             return
-        i = info(qt)
+        i = qt.vmhint()
         check(i['discard-inhibited'], '%s: discards inhibited during the snapshot' % name)
         _, status, _ = d.request(OP_UNUSED, [(TARGET, TARGET_LEN)])
         c = counters(qt)
@@ -93,7 +89,7 @@ def snapshot(name, memdev, shared):
         qt.qmp('migrate_cancel')
         st = wait_migration(qt, ('cancelled', 'failed', 'completed'))
         check(st == 'cancelled', '%s: snapshot cancelled' % name, st)
-        check(not info(qt)['discard-inhibited'], '%s: discards allowed again' % name)
+        check(not qt.vmhint()['discard-inhibited'], '%s: discards allowed again' % name)
         _, status, _ = d.request(OP_UNUSED, [(SECOND, TARGET_LEN)])
         left = resident(SECOND, 0)
         check(status == 0 and left == 0 and qt.read(SECOND, 4096) == bytes(4096),
@@ -113,7 +109,7 @@ def migrate(name, memdev, shared):
         src.memset(TARGET - M, 2 * TARGET_LEN + 2 * M, 0x5a)
         _, status, _ = d.request(OP_UNUSED, [(TARGET, TARGET_LEN)])
         check(status == 0, '%s: UNUSED 8M on the source' % name, status)
-        src_regions = info(src)['regions']
+        src_regions = src.vmhint()['regions']
 
         dst = Qtest(QEMU, TMP, name + '-dst',
                     qemu_args(memdev) + ['-incoming', 'unix:' + incoming])
@@ -129,7 +125,7 @@ def migrate(name, memdev, shared):
         check(dst.read(TARGET - 4096, 4096) == PATTERN and
               dst.read(SECOND + 4 * M, 4096) == PATTERN,
               '%s: destination: the kept pages arrived intact' % name)
-        i = info(dst)
+        i = dst.vmhint()
         check([(r['gpa'], r['size'], r['backing']) for r in i['regions']] ==
               [(r['gpa'], r['size'], r['backing']) for r in src_regions] and
               all(r['unused-bytes'] == 0 for r in i['regions']) and

@@ -41,10 +41,6 @@ PATTERN = b'\x5a' * 4096
 MADV_FREE_AT_LEAST = 2 * M
 
 
-def info(qt):
-    return qt.qmp('query-vmhint', id='vh0')['return'][0]
-
-
 def run(name, memdev, shared):
     # flush-interval=0: no timer flushes behind the test's back.
     qt = Qtest(QEMU, TMP, name, qemu_args(memdev, ',mode=lazy,flush-interval=0'))
@@ -63,7 +59,7 @@ def run(name, memdev, shared):
             return
         d = Device(qt, dev)
         d.init(1 << F_LAZY | 1 << F_STABLE_HINTS)
-        check(info(qt)['guest-stable-hints'],
+        check(qt.vmhint()['guest-stable-hints'],
               '%s: STABLE hints negotiated: guest-stable-hints true' % name)
 
         qt.memset(TARGET, 2 * TARGET_LEN, 0x5a)
@@ -110,7 +106,7 @@ def run(name, memdev, shared):
         check(status == 0 and counters(qt)['pending-bytes'] == TARGET_LEN,
               '%s: another 8M pending' % name)
         d.set_status(0)
-        i = info(qt)
+        i = qt.vmhint()
         check(not i['guest-stable-hints'] and i['counters']['pending-bytes'] == 0,
               '%s: device reset: promise withdrawn, nothing left pending' % name,
               (i['guest-stable-hints'], i['counters']['pending-bytes']))
