@@ -32,8 +32,8 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
-#include "dedupe.h"
-#include "sysdep.h"
+#include "dedupe/dedupe-internal.h"
+#include "sys/sysdep.h"
 
 #define ZR_DEF_BATCH 64
 #define ZR_CHUNK 512 /* 4 KiB pages per mincore() */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * dedupe.c - the per-region dedupe handle: opt-in, lifetime, counters.
- * The work itself is in fingerprint.c, sharetable.c, ksm.c and
+ * The work itself is in fingerprint.c, sharetable.c, estimate.c, mark.c and
  * zeroreclaim.c.
  */
 #include "config.h"
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "dedupe.h"
+#include "dedupe/dedupe-internal.h"
 
 uint64_t dedupe_cpu_ns(void)
 {

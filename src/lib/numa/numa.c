@@ -2,7 +2,7 @@
 /*
  * numa.c - NUMA placement, the parts every NUMA call shares: checking
  * ranges and nodes, where pages are (residency), the per-context counters
- * and their stats call. Moves are in numa-move.c, policies in numa-policy.c.
+ * and their stats call. Moves are in move.c, policies in policy.c.
  */
 #include "config.h"
 
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "numa-engine.h"
-#include "sysdep.h"
+#include "numa/numa-engine.h"
+#include "sys/sysdep.h"
 
 /* Addresses per residency query: one move_pages(2) call. */
 #define RESIDENCY_BATCH 1024u

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "discard.h"
-#include "internal.h"
+#include "core/discard.h"
+#include "core/core.h"
 
 struct vmhint_region *region_lookup(struct vmhint_ctx *ctx, uint64_t gpa)
 {

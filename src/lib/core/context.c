@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "hint.h"
-#include "internal.h"
+#include "core/hint-engine.h"
+#include "core/core.h"
 
 #define LAZY_MAX_PENDING_DEFAULT (64ull << 20)
 #define KNOWN_FLAGS (VMHINT_CTX_GUEST_STABLE_HINTS | VMHINT_CTX_POPULATE_ON_STABLE | \

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * numa-move.c - the move engine: moves the backing pages of guest RAM to
+ * move.c - the move engine: moves the backing pages of guest RAM to
  * other host nodes, one batch (one move_pages(2) call) at a time.
  *
  * Per batch:
@@ -25,9 +25,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "discard.h"
-#include "numa-engine.h"
-#include "sysdep.h"
+#include "core/discard.h"
+#include "numa/numa-engine.h"
+#include "sys/sysdep.h"
 
 /* A status the kernel never writes: the page was not reached. */
 #define STATUS_UNSET INT_MIN

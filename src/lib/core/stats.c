@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 #define LOAD(field) atomic_load_explicit(&ctx->c.field, memory_order_relaxed)
 

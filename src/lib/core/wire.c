@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hint.h"
-#include "internal.h"
+#include "core/hint-engine.h"
+#include "core/core.h"
 
 static void set_resp(struct vmhint_wire_resp *resp, int status, uint32_t nr_done)
 {

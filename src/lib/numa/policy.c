@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * numa-policy.c - memory policies of guest RAM (mbind(2)). A policy decides
+ * policy.c - memory policies of guest RAM (mbind(2)). A policy decides
  * where the kernel puts a page when it is faulted in: the first touch, and
  * every touch after a drop (UNUSED hint). A move only relocates what is
  * there now; a policy keeps refaults where they belong.
@@ -11,8 +11,8 @@
 #include <numaif.h>
 #include <string.h>
 
-#include "numa-engine.h"
-#include "sysdep.h"
+#include "numa/numa-engine.h"
+#include "sys/sysdep.h"
 
 static int kernel_mode(enum vmhint_numa_policy_mode mode)
 {
