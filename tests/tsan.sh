@@ -14,7 +14,7 @@ libs="$(pkg-config --libs check) $(pkg-config --libs numa libxxhash 2>/dev/null 
 for t in test_stress test_stats; do
 	# shellcheck disable=SC2086
 	clang -g -O1 -std=gnu11 -fsanitize=thread -DVMHINT_BUILDING_LIB \
-		-I"$out" -I"$top/include" -I"$top/src/lib" $(pkg-config --cflags check) \
+		-I"$out" -I"$top/include" -iquote "$top/src/lib" $(pkg-config --cflags check) \
 		"$top"/src/lib/*/*.c "$top/tests/$t.c" "$top/tests/testutil.c" \
 		-o "$out/$t" $libs -lpthread
 done

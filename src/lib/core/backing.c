@@ -17,6 +17,7 @@
 #include <sys/sysmacros.h>
 
 #include "core/core.h"
+#include "sys/sysdep.h"
 
 /* What one VMA of smaps says about itself. */
 struct vma_kind {
@@ -108,32 +109,42 @@ static int fold_vma(const struct vma_kind *v, uint64_t start, uint64_t end, uint
 	return 0;
 }
 
+/* The walk over smaps: the range, how far VMAs cover it, the VMA being read. */
+struct smaps_walk {
+	uint64_t start, end, covered;
+	struct vma_kind cur;
+	bool have;
+	struct range_kind *k;
+};
+
+/* One line of smaps; stops (> 0) once the range is covered, or on an error. */
+static int smaps_line(const char *line, void *opaque)
+{
+	struct smaps_walk *w = opaque;
+	struct vma_kind next;
+	int err = 0;
+
+	if (parse_vma_header(line, &next)) {
+		if (w->have)
+			err = fold_vma(&w->cur, w->start, w->end, &w->covered, w->k);
+		w->cur = next;
+		w->have = true;
+	} else if (w->have) {
+		parse_vma_field(line, &w->cur);
+	}
+	if (err)
+		return err;
+	return w->covered >= w->end;
+}
+
 static int scan_smaps(uint64_t start, uint64_t end, struct range_kind *k)
 {
-	struct vma_kind cur, next;
-	uint64_t covered = start;
-	bool have = false;
-	char line[4096];
-	int err = 0;
-	FILE *f;
+	struct smaps_walk w = { .start = start, .end = end, .covered = start, .k = k };
+	int err = sys_smaps_each(smaps_line, &w);
 
-	f = fopen("/proc/self/smaps", "re");
-	if (!f)
-		return -errno;
-	while (!err && covered < end && fgets(line, sizeof(line), f)) {
-		if (parse_vma_header(line, &next)) {
-			if (have)
-				err = fold_vma(&cur, start, end, &covered, k);
-			cur = next;
-			have = true;
-		} else if (have) {
-			parse_vma_field(line, &cur);
-		}
-	}
-	if (!err && have && covered < end)
-		err = fold_vma(&cur, start, end, &covered, k);
-	fclose(f);
-	if (!err && covered < end)
+	if (!err && w.have && w.covered < end)
+		err = fold_vma(&w.cur, start, end, &w.covered, k);
+	if (!err && w.covered < end)
 		err = -EINVAL; /* not (all) mapped */
 	return err;
 }

@@ -55,9 +55,9 @@ VMHINT_API int vmhint_ctx_new(const struct vmhint_ctx_opts *opts, struct vmhint_
 	ctx->max_ranges = opts->max_ranges ? opts->max_ranges : VMHINT_WIRE_MAX_RANGES_DEFAULT;
 	ctx->lazy_max_pending = opts->lazy_max_pending ? opts->lazy_max_pending
 						       : LAZY_MAX_PENDING_DEFAULT;
-	ctx->log = opts->log;
-	ctx->log_opaque = opts->log_opaque;
-	ctx->log_level = opts->log_level ? opts->log_level : VMHINT_LOG_INFO;
+	ctx->log.fn = opts->log;
+	ctx->log.opaque = opts->log_opaque;
+	ctx->log.level = opts->log_level ? opts->log_level : VMHINT_LOG_INFO;
 	*out = ctx;
 	return 0;
 }

@@ -10,19 +10,17 @@
  *                               that follow from them.
  * Counters are atomics and need no lock.
  */
-#ifndef VMHINT_INTERNAL_H
-#define VMHINT_INTERNAL_H
+#ifndef VH_CORE_H
+#define VH_CORE_H
 
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include <vmhint.h>
-
 #include "core/pagestate.h"
-
-#define VMHINT_API VMHINT_EXPORT
+#include "util/api.h"
+#include "util/log.h"
 
 struct vmhint_region {
 	uint64_t gpa;
@@ -35,11 +33,11 @@ struct vmhint_region {
 	char name[64];
 
 	pthread_mutex_t lock;      /* protects state */
-	struct vmhint_pagestate state;
+	struct pagestate state;
 };
 
 /* Counters; see struct vmhint_stats for their meaning. */
-struct vmhint_counters {
+struct ctx_counters {
 	atomic_uint_fast64_t requests_unused, requests_stable;
 	atomic_uint_fast64_t pages_unused, pages_stable;
 	atomic_uint_fast64_t rejected[VMHINT_WIRE_NR_STATUS];
@@ -73,24 +71,20 @@ struct vmhint_ctx {
 	atomic_int inhibit_depth;
 	atomic_uint_fast64_t pending_bytes;
 
-	vmhint_log_fn log;
-	void *log_opaque;
-	int log_level;
+	struct vh_logger log;
 
-	struct vmhint_counters c;
+	struct ctx_counters c;
 	struct numa_counters numa;
 };
 
 #define count_add(ctx, field, n) atomic_fetch_add_explicit(&(ctx)->c.field, (n), memory_order_relaxed)
 #define count_inc(ctx, field) count_add(ctx, field, 1)
 
-/* log.c */
-void vmhint_log(struct vmhint_ctx *ctx, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-#define log_err(ctx, ...) vmhint_log(ctx, VMHINT_LOG_ERR, __VA_ARGS__)
-#define log_warn(ctx, ...) vmhint_log(ctx, VMHINT_LOG_WARNING, __VA_ARGS__)
-#define log_info(ctx, ...) vmhint_log(ctx, VMHINT_LOG_INFO, __VA_ARGS__)
-#define log_debug(ctx, ...) vmhint_log(ctx, VMHINT_LOG_DEBUG, __VA_ARGS__)
+/* util/log.c, through the context's logger */
+#define log_err(ctx, ...) vh_log((ctx) ? &(ctx)->log : NULL, VMHINT_LOG_ERR, __VA_ARGS__)
+#define log_warn(ctx, ...) vh_log((ctx) ? &(ctx)->log : NULL, VMHINT_LOG_WARNING, __VA_ARGS__)
+#define log_info(ctx, ...) vh_log((ctx) ? &(ctx)->log : NULL, VMHINT_LOG_INFO, __VA_ARGS__)
+#define log_debug(ctx, ...) vh_log((ctx) ? &(ctx)->log : NULL, VMHINT_LOG_DEBUG, __VA_ARGS__)
 
 /* region.c: callers hold ctx->regions_lock (read or write). */
 struct vmhint_region *region_lookup(struct vmhint_ctx *ctx, uint64_t gpa);
@@ -120,4 +114,4 @@ static inline bool ctx_guest_sends_stable(struct vmhint_ctx *ctx)
 	return atomic_load(&ctx->flags) & VMHINT_CTX_GUEST_STABLE_HINTS;
 }
 
-#endif /* VMHINT_INTERNAL_H */
+#endif /* VH_CORE_H */

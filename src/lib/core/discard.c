@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * discard.c - how a frame is dropped, per backing (DESIGN.md section 4):
+ * core/discard.c - how a frame is dropped, per backing (docs/architecture.md,
+ * Discard by backing kind). One const ops entry per backing kind says
+ * which method drops a run now and which lazily, with and without an fd,
+ * and whether runs may be batched:
  *
  *   private anonymous   MADV_DONTNEED; several runs in one process_madvise()
  *                       call (batched TLB flushes); lazy: MADV_FREE
@@ -10,6 +13,9 @@
  *   hugetlb private     MADV_DONTNEED, whole huge pages only
  *   file MAP_PRIVATE    MADV_DONTNEED: drops our private copies; never punch
  *                       the file, it is not ours
+ *
+ * Every drop of the library goes through here (hints, flushes, NUMA moves,
+ * zero reclaim), so bytes_dropped[] and syscalls count all of them.
  */
 #include "config.h"
 
@@ -22,6 +28,83 @@
 
 /* One process_madvise() call takes at most IOV_MAX ranges. */
 #define PMADV_BATCH 1024
+
+struct discard_ops {
+	enum vmhint_method with_fd[DISCARD_NR_HOW];
+	enum vmhint_method no_fd[DISCARD_NR_HOW];
+	bool batch;     /* DISCARD_NOW runs may share one process_madvise() */
+};
+
+#define SAME(m) { [DISCARD_NOW] = (m), [DISCARD_LAZY] = (m) }
+
+static const struct discard_ops ops_anon = {
+	.with_fd = { [DISCARD_NOW] = VMHINT_METHOD_MADV_DONTNEED,
+		     [DISCARD_LAZY] = VMHINT_METHOD_MADV_FREE },
+	.no_fd = { [DISCARD_NOW] = VMHINT_METHOD_MADV_DONTNEED,
+		   [DISCARD_LAZY] = VMHINT_METHOD_MADV_FREE },
+	.batch = true,
+};
+
+/* shmem and hugetlbfs shared: the page cache holds the frame, punch it. */
+static const struct discard_ops ops_shared = {
+	.with_fd = SAME(VMHINT_METHOD_PUNCH_HOLE),
+	.no_fd = SAME(VMHINT_METHOD_MADV_REMOVE),
+};
+
+static const struct discard_ops ops_hugetlb_private = {
+	.with_fd = SAME(VMHINT_METHOD_MADV_DONTNEED),
+	.no_fd = SAME(VMHINT_METHOD_MADV_DONTNEED),
+};
+
+static const struct discard_ops ops_file_private = {
+	.with_fd = SAME(VMHINT_METHOD_MADV_DONTNEED),
+	.no_fd = SAME(VMHINT_METHOD_MADV_DONTNEED),
+	.batch = true,
+};
+
+static const struct discard_ops *ops_of(const struct vmhint_region *r)
+{
+	switch (r->backing) {
+	case VMHINT_BACKING_ANON:
+		return &ops_anon;
+	case VMHINT_BACKING_SHMEM:
+	case VMHINT_BACKING_HUGETLB_SHARED:
+		return &ops_shared;
+	case VMHINT_BACKING_HUGETLB_PRIVATE:
+		return &ops_hugetlb_private;
+	case VMHINT_BACKING_FILE_PRIVATE:
+		break;
+	}
+	return &ops_file_private; /* MADV_DONTNEED never destroys data */
+}
+
+static enum vmhint_method method_of(const struct vmhint_region *r, enum discard_how how)
+{
+	const struct discard_ops *ops = ops_of(r);
+
+	return r->fd >= 0 ? ops->with_fd[how] : ops->no_fd[how];
+}
+
+bool discard_has_lazy(const struct vmhint_region *r)
+{
+	return method_of(r, DISCARD_LAZY) != method_of(r, DISCARD_NOW);
+}
+
+/* The one system call of method @m on [off, off + len) of @r. */
+static int method_drop(const struct vmhint_region *r, enum vmhint_method m, uint64_t off,
+		       uint64_t len)
+{
+	switch (m) {
+	case VMHINT_METHOD_PUNCH_HOLE:
+		return sys_punch_hole(r->fd, r->fd_offset + off, len);
+	case VMHINT_METHOD_MADV_REMOVE:
+		return sys_madvise(r->hva + off, len, MADV_REMOVE);
+	case VMHINT_METHOD_MADV_FREE:
+		return sys_madvise(r->hva + off, len, MADV_FREE);
+	default:
+		return sys_madvise(r->hva + off, len, MADV_DONTNEED);
+	}
+}
 
 static void count_drop(struct vmhint_ctx *ctx, enum vmhint_method m, uint64_t bytes, int err)
 {
@@ -41,32 +124,9 @@ static int drop_one(struct vmhint_ctx *ctx, struct vmhint_region *r,
 		    const struct discard_run *run, enum discard_how how)
 {
 	uint64_t off = run->first * VMHINT_PAGE_SIZE, len = run->n * VMHINT_PAGE_SIZE;
-	enum vmhint_method m;
-	int err;
+	enum vmhint_method m = method_of(r, how);
+	int err = method_drop(r, m, off, len);
 
-	switch (r->backing) {
-	case VMHINT_BACKING_SHMEM:
-	case VMHINT_BACKING_HUGETLB_SHARED:
-		if (r->fd >= 0) {
-			m = VMHINT_METHOD_PUNCH_HOLE;
-			err = sys_punch_hole(r->fd, r->fd_offset + off, len);
-		} else {
-			m = VMHINT_METHOD_MADV_REMOVE;
-			err = sys_madvise(r->hva + off, len, MADV_REMOVE);
-		}
-		break;
-	case VMHINT_BACKING_ANON:
-		if (how == DISCARD_LAZY) {
-			m = VMHINT_METHOD_MADV_FREE;
-			err = sys_madvise(r->hva + off, len, MADV_FREE);
-			break;
-		}
-		/* fall through */
-	default:
-		m = VMHINT_METHOD_MADV_DONTNEED;
-		err = sys_madvise(r->hva + off, len, MADV_DONTNEED);
-		break;
-	}
 	count_drop(ctx, m, len, err);
 	if (err)
 		log_warn(ctx, "region %s: %s of 0x%llx+0x%llx failed: %d", r->name,
@@ -78,9 +138,7 @@ static int drop_one(struct vmhint_ctx *ctx, struct vmhint_region *r,
 static bool can_batch(struct vmhint_ctx *ctx, const struct vmhint_region *r,
 		      size_t nr, enum discard_how how)
 {
-	if (nr < 2 || how != DISCARD_NOW)
-		return false;
-	if (r->backing != VMHINT_BACKING_ANON && r->backing != VMHINT_BACKING_FILE_PRIVATE)
+	if (nr < 2 || how != DISCARD_NOW || !ops_of(r)->batch)
 		return false;
 	if (atomic_load(&ctx->flags) & VMHINT_CTX_NO_PROCESS_MADVISE)
 		return false;
@@ -143,10 +201,10 @@ int discard_runs(struct vmhint_ctx *ctx, struct vmhint_region *r,
 	return err;
 }
 
-/* Lazily dropped anonymous memory uses MADV_FREE; everything else drops now. */
+/* A backing with a lazy drop (MADV_FREE) uses it for PENDING pages. */
 static enum discard_how flush_how(const struct vmhint_region *r)
 {
-	return r->backing == VMHINT_BACKING_ANON ? DISCARD_LAZY : DISCARD_NOW;
+	return discard_has_lazy(r) ? DISCARD_LAZY : DISCARD_NOW;
 }
 
 int64_t discard_flush_region(struct vmhint_ctx *ctx, struct vmhint_region *r)
@@ -155,7 +213,7 @@ int64_t discard_flush_region(struct vmhint_ctx *ctx, struct vmhint_region *r)
 	int err = 0;
 
 	pthread_mutex_lock(&r->lock);
-	while (pagestate_next_run(r->state.pending, pos, r->state.nr_pages, &start, &n)) {
+	while (pagestate_next_pending(&r->state, pos, r->state.nr_pages, &start, &n)) {
 		struct discard_run run = { .first = start, .n = n };
 		int e = discard_runs(ctx, r, &run, 1, flush_how(r));
 

@@ -3,8 +3,8 @@
  * core/hint-engine.h - the one path every hint takes, from the wire parser or the
  * direct API: check every range, coalesce, change page states, drop.
  */
-#ifndef VMHINT_HINT_INTERNAL_H
-#define VMHINT_HINT_INTERNAL_H
+#ifndef VH_CORE_HINT_ENGINE_H
+#define VH_CORE_HINT_ENGINE_H
 
 #include "core/core.h"
 
@@ -26,4 +26,4 @@ int64_t hint_flush_locked(struct vmhint_ctx *ctx);
 /* Forget every UNUSED/PENDING state (the guest no longer sends STABLE). */
 void hint_forget_states(struct vmhint_ctx *ctx);
 
-#endif /* VMHINT_HINT_INTERNAL_H */
+#endif /* VH_CORE_HINT_ENGINE_H */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * hint.c - the guest page state machine (DESIGN.md section 2) and the path
- * every hint takes: check all ranges, sort and coalesce them per region,
- * change page states, and hand what may be dropped to the discard engine.
+ * core/hint.c - the guest page state machine (docs/architecture.md, Page
+ * states) and the path every hint takes: check all ranges, sort and
+ * coalesce them per region, change page states, and hand what may be
+ * dropped to the discard engine.
  *
  * Whether UNUSED outlives a request depends on what the guest promised:
  *  - without VMHINT_CTX_GUEST_STABLE_HINTS (virtio free page reporting) the
@@ -18,11 +19,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "core/discard.h"
 #include "core/hint-engine.h"
 #include "sys/sysdep.h"
+#include "util/time.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -148,7 +149,7 @@ static int fresh_runs(struct vmhint_region *r, const struct discard_run *runs, s
 	for (size_t i = 0; i < nr && !err; i++) {
 		uint64_t pos = runs[i].first, end = runs[i].first + runs[i].n;
 
-		while (!err && pagestate_next_clear_run(r->state.unused, pos, end, &start, &len)) {
+		while (!err && pagestate_next_stable(&r->state, pos, end, &start, &len)) {
 			err = run_list_append(fresh, start, len);
 			pos = start + len;
 		}
@@ -185,7 +186,7 @@ static int unused_small(struct vmhint_ctx *ctx, struct vmhint_region *r,
 		return unused_small_sticky(ctx, r, runs, nr, changed);
 	/* No state outlives the request: every page goes through UNUSED. */
 	*changed = pages;
-	if (lazy && r->backing == VMHINT_BACKING_ANON)
+	if (lazy && discard_has_lazy(r))
 		return discard_runs(ctx, r, runs, nr, DISCARD_LAZY);
 	if (lazy)
 		count_inc(ctx, lazy_fallbacks);
@@ -345,14 +346,6 @@ static int apply_targets(struct vmhint_ctx *ctx, uint16_t op, const struct targe
 	return err;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void count_applied(struct vmhint_ctx *ctx, uint16_t op, uint64_t pages, uint64_t t0)
 {
 	if (op == VMHINT_OP_UNUSED) {
@@ -362,7 +355,7 @@ static void count_applied(struct vmhint_ctx *ctx, uint16_t op, uint64_t pages, u
 		count_inc(ctx, requests_stable);
 		count_add(ctx, pages_stable, pages);
 	}
-	stats_record_latency(ctx, now_ns() - t0);
+	stats_record_latency(ctx, vh_now_ns() - t0);
 }
 
 /* Check every range; fill @t. Caller holds regions_lock. */
@@ -381,7 +374,7 @@ static int check_all(struct vmhint_ctx *ctx, const struct vmhint_range *ranges, 
 int hint_apply(struct vmhint_ctx *ctx, uint16_t op, const struct vmhint_range *ranges,
 	       uint32_t nr, uint64_t *changed)
 {
-	uint64_t t0 = now_ns(), pages = 0, changed_pages = 0;
+	uint64_t t0 = vh_now_ns(), pages = 0, changed_pages = 0;
 	struct discard_run *runs;
 	struct target *t;
 	int status;

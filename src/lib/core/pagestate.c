@@ -11,13 +11,9 @@
 #include <vmhint/hint.h>
 
 #include "core/pagestate.h"
+#include "util/bitmap.h"
 
-#define BITS 64u
-
-static inline bool bit_test(const uint64_t *map, uint64_t i)
-{
-	return map[i / BITS] >> (i % BITS) & 1;
-}
+#define BITS BITMAP_BITS
 
 /*
  * Walk [first, end) a bitmap word at a time: *mask gets the bits of the
@@ -39,14 +35,14 @@ static inline uint64_t popcount(uint64_t w)
 	return (uint64_t)__builtin_popcountll(w);
 }
 
-int pagestate_init(struct vmhint_pagestate *ps, uint64_t len, uint64_t page_size)
+int pagestate_init(struct pagestate *ps, uint64_t len, uint64_t page_size)
 {
 	uint64_t words;
 
-	*ps = (struct vmhint_pagestate){ 0 };
+	*ps = (struct pagestate){ 0 };
 	ps->nr_pages = len / VMHINT_PAGE_SIZE;
 	ps->pages_per_huge = (uint32_t)(page_size / VMHINT_PAGE_SIZE);
-	words = (ps->nr_pages + BITS - 1) / BITS;
+	words = bitmap_words(ps->nr_pages);
 	ps->unused = calloc(words, sizeof(uint64_t));
 	ps->pending = calloc(words, sizeof(uint64_t));
 	if (ps->pages_per_huge > 1)
@@ -58,15 +54,15 @@ int pagestate_init(struct vmhint_pagestate *ps, uint64_t len, uint64_t page_size
 	return 0;
 }
 
-void pagestate_fini(struct vmhint_pagestate *ps)
+void pagestate_fini(struct pagestate *ps)
 {
 	free(ps->unused);
 	free(ps->pending);
 	free(ps->huge_unused);
-	*ps = (struct vmhint_pagestate){ 0 };
+	*ps = (struct pagestate){ 0 };
 }
 
-int pagestate_get(const struct vmhint_pagestate *ps, uint64_t idx)
+int pagestate_get(const struct pagestate *ps, uint64_t idx)
 {
 	if (!bit_test(ps->unused, idx))
 		return VMHINT_PAGE_STABLE;
@@ -74,7 +70,7 @@ int pagestate_get(const struct vmhint_pagestate *ps, uint64_t idx)
 }
 
 /* Keep nr_partial right when a huge page's unused count goes from old to new. */
-static void huge_count_changed(struct vmhint_pagestate *ps, uint32_t old, uint32_t new)
+static void huge_count_changed(struct pagestate *ps, uint32_t old, uint32_t new)
 {
 	bool was_partial = old > 0 && old < ps->pages_per_huge;
 	bool is_partial = new > 0 && new < ps->pages_per_huge;
@@ -85,7 +81,7 @@ static void huge_count_changed(struct vmhint_pagestate *ps, uint32_t old, uint32
 		ps->nr_partial++;
 }
 
-static void huge_add(struct vmhint_pagestate *ps, uint64_t idx, int64_t delta)
+static void huge_add(struct pagestate *ps, uint64_t idx, int64_t delta)
 {
 	uint32_t *cnt, old;
 
@@ -97,7 +93,7 @@ static void huge_add(struct vmhint_pagestate *ps, uint64_t idx, int64_t delta)
 	huge_count_changed(ps, old, *cnt);
 }
 
-uint64_t pagestate_set_unused(struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
+uint64_t pagestate_set_unused(struct pagestate *ps, uint64_t first, uint64_t n,
 			      bool pending)
 {
 	uint64_t changed = 0, end = first + n, mask;
@@ -125,7 +121,7 @@ uint64_t pagestate_set_unused(struct vmhint_pagestate *ps, uint64_t first, uint6
  * incomplete, none of its parts may be dropped: cancel them all.
  * Returns how many pending bits were cleared.
  */
-static uint64_t cancel_incomplete_huge(struct vmhint_pagestate *ps, uint64_t first, uint64_t n)
+static uint64_t cancel_incomplete_huge(struct pagestate *ps, uint64_t first, uint64_t n)
 {
 	uint64_t pph = ps->pages_per_huge, cancelled = 0;
 
@@ -140,7 +136,7 @@ static uint64_t cancel_incomplete_huge(struct vmhint_pagestate *ps, uint64_t fir
 	return cancelled;
 }
 
-uint64_t pagestate_set_stable(struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
+uint64_t pagestate_set_stable(struct pagestate *ps, uint64_t first, uint64_t n,
 			      uint64_t *cancelled)
 {
 	uint64_t changed = 0, was_pending = 0, end = first + n, mask;
@@ -166,7 +162,7 @@ uint64_t pagestate_set_stable(struct vmhint_pagestate *ps, uint64_t first, uint6
 	return changed;
 }
 
-void pagestate_clear_pending(struct vmhint_pagestate *ps, uint64_t first, uint64_t n)
+void pagestate_clear_pending(struct pagestate *ps, uint64_t first, uint64_t n)
 {
 	uint64_t end = first + n, mask;
 
@@ -179,62 +175,33 @@ void pagestate_clear_pending(struct vmhint_pagestate *ps, uint64_t first, uint64
 	}
 }
 
-bool pagestate_huge_all_unused(const struct vmhint_pagestate *ps, uint64_t huge_idx)
+bool pagestate_huge_all_unused(const struct pagestate *ps, uint64_t huge_idx)
 {
 	if (!ps->huge_unused)
 		return bit_test(ps->unused, huge_idx);
 	return ps->huge_unused[huge_idx] == ps->pages_per_huge;
 }
 
-/* First set bit at or after @from, below @end; @end if none. */
-static uint64_t find_set(const uint64_t *map, uint64_t from, uint64_t end)
+bool pagestate_is_unused(const struct pagestate *ps, uint64_t idx)
 {
-	uint64_t i = from;
-
-	while (i < end) {
-		uint64_t w = map[i / BITS] >> (i % BITS);
-
-		if (w)
-			return i + (uint64_t)__builtin_ctzll(w) < end ? i + (uint64_t)__builtin_ctzll(w) : end;
-		i = (i / BITS + 1) * BITS;
-	}
-	return end;
+	return ps->nr_unused && bit_test(ps->unused, idx);
 }
 
-static uint64_t find_clear(const uint64_t *map, uint64_t from, uint64_t end)
+bool pagestate_any_unused(const struct pagestate *ps, uint64_t first, uint64_t n)
 {
-	uint64_t i = from;
+	uint64_t start, len;
 
-	while (i < end) {
-		uint64_t w = ~map[i / BITS] >> (i % BITS);
-
-		if (w)
-			return i + (uint64_t)__builtin_ctzll(w) < end ? i + (uint64_t)__builtin_ctzll(w) : end;
-		i = (i / BITS + 1) * BITS;
-	}
-	return end;
+	return ps->nr_unused && bitmap_next_set_run(ps->unused, first, first + n, &start, &len);
 }
 
-bool pagestate_next_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
-			uint64_t *start, uint64_t *len)
+bool pagestate_next_pending(const struct pagestate *ps, uint64_t from, uint64_t end,
+			    uint64_t *start, uint64_t *len)
 {
-	uint64_t s = find_set(bitmap, from, end);
-
-	if (s >= end)
-		return false;
-	*start = s;
-	*len = find_clear(bitmap, s, end) - s;
-	return true;
+	return bitmap_next_set_run(ps->pending, from, end, start, len);
 }
 
-bool pagestate_next_clear_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
-			      uint64_t *start, uint64_t *len)
+bool pagestate_next_stable(const struct pagestate *ps, uint64_t from, uint64_t end,
+			   uint64_t *start, uint64_t *len)
 {
-	uint64_t s = find_clear(bitmap, from, end);
-
-	if (s >= end)
-		return false;
-	*start = s;
-	*len = find_set(bitmap, s, end) - s;
-	return true;
+	return bitmap_next_clear_run(ps->unused, from, end, start, len);
 }

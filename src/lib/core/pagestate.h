@@ -10,15 +10,17 @@
  *       1           0         UNUSED  (dropped, or drop inhibited)
  *       1           1         PENDING (lazy: to be dropped)
  *
- * Callers hold the region's lock.
+ * The bitmaps are pagestate.c's own: every other file asks through the
+ * calls below (docs/architecture.md, Page states). Callers hold the
+ * region's lock.
  */
-#ifndef VMHINT_PAGESTATE_H
-#define VMHINT_PAGESTATE_H
+#ifndef VH_CORE_PAGESTATE_H
+#define VH_CORE_PAGESTATE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vmhint_pagestate {
+struct pagestate {
 	uint64_t nr_pages;        /* 4 KiB pages */
 	uint64_t *unused;         /* bitmap, nr_pages bits */
 	uint64_t *pending;        /* bitmap, nr_pages bits */
@@ -29,41 +31,47 @@ struct vmhint_pagestate {
 	uint64_t nr_partial;      /* huge pages with 0 < huge_unused < pages_per_huge */
 };
 
-int pagestate_init(struct vmhint_pagestate *ps, uint64_t len, uint64_t page_size);
-void pagestate_fini(struct vmhint_pagestate *ps);
+int pagestate_init(struct pagestate *ps, uint64_t len, uint64_t page_size);
+void pagestate_fini(struct pagestate *ps);
 
 /* State of page @idx: enum vmhint_page_state. */
-int pagestate_get(const struct vmhint_pagestate *ps, uint64_t idx);
+int pagestate_get(const struct pagestate *ps, uint64_t idx);
 
 /*
  * Mark pages [first, first + n) unused (and pending if @pending).
  * Returns how many pages changed state.
  */
-uint64_t pagestate_set_unused(struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
+uint64_t pagestate_set_unused(struct pagestate *ps, uint64_t first, uint64_t n,
 			      bool pending);
 
 /*
  * Mark pages [first, first + n) stable. Returns how many changed state;
  * *@cancelled receives how many of them were PENDING.
  */
-uint64_t pagestate_set_stable(struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
+uint64_t pagestate_set_stable(struct pagestate *ps, uint64_t first, uint64_t n,
 			      uint64_t *cancelled);
 
 /* Clear the pending bit of pages [first, first + n): their drop is done. */
-void pagestate_clear_pending(struct vmhint_pagestate *ps, uint64_t first, uint64_t n);
+void pagestate_clear_pending(struct pagestate *ps, uint64_t first, uint64_t n);
 
 /* Huge backings: is every 4 KiB part of huge page @huge_idx unused? */
-bool pagestate_huge_all_unused(const struct vmhint_pagestate *ps, uint64_t huge_idx);
+bool pagestate_huge_all_unused(const struct pagestate *ps, uint64_t huge_idx);
+
+/* Is page @idx UNUSED or PENDING (the guest said it holds nothing)? */
+bool pagestate_is_unused(const struct pagestate *ps, uint64_t idx);
+
+/* Is any page of [first, first + n) UNUSED or PENDING? */
+bool pagestate_any_unused(const struct pagestate *ps, uint64_t first, uint64_t n);
 
 /*
- * Next run of set bits in @bitmap at or after page @from, below @end.
- * Returns false if there is none; else *start and *len (pages).
+ * Next run of PENDING pages at or after page @from, below @end. Returns
+ * false if there is none; else *start and *len (pages).
  */
-bool pagestate_next_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
-			uint64_t *start, uint64_t *len);
+bool pagestate_next_pending(const struct pagestate *ps, uint64_t from, uint64_t end,
+			    uint64_t *start, uint64_t *len);
 
-/* Likewise for a run of clear bits. */
-bool pagestate_next_clear_run(const uint64_t *bitmap, uint64_t from, uint64_t end,
-			      uint64_t *start, uint64_t *len);
+/* Likewise for a run of STABLE pages. */
+bool pagestate_next_stable(const struct pagestate *ps, uint64_t from, uint64_t end,
+			   uint64_t *start, uint64_t *len);
 
-#endif /* VMHINT_PAGESTATE_H */
+#endif /* VH_CORE_PAGESTATE_H */

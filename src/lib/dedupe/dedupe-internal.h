@@ -8,12 +8,14 @@
  * so the region cannot be removed under it; it takes region->lock only for
  * short copies of the page-state bitmap.
  */
-#ifndef VMHINT_LIB_DEDUPE_H
-#define VMHINT_LIB_DEDUPE_H
+#ifndef VH_DEDUPE_INTERNAL_H
+#define VH_DEDUPE_INTERNAL_H
 
 #include <vmhint/dedupe.h>
 
 #include "core/core.h"
+#include "util/bitmap.h"
+#include "util/time.h"
 
 /*
  * Fingerprint values with a meaning of their own; a real XXH3 that falls
@@ -58,21 +60,12 @@ struct vmhint_dedupe {
 
 #define dd_add(d, field, n) atomic_fetch_add_explicit(&(d)->c.field, (n), memory_order_relaxed)
 
-static inline bool bit_test(const uint64_t *map, uint64_t i)
-{
-	return map[i / 64] >> (i % 64) & 1;
-}
-
-static inline void bit_set(uint64_t *map, uint64_t i)
-{
-	map[i / 64] |= 1ULL << (i % 64);
-}
-
-/* dedupe.c */
+/*
+ * handle.c: pin the handle's region (ctx->regions_lock held for reading
+ * until dedupe_region_put()); -ENOENT if it was removed.
+ */
 int dedupe_region_get(struct vmhint_dedupe *d, struct vmhint_region **r);
 void dedupe_region_put(struct vmhint_dedupe *d);
-uint64_t dedupe_cpu_ns(void);
-uint64_t dedupe_now_ns(void);
 
 /* fingerprint.c */
 bool fp_page_is_zero(const void *page, size_t len);
@@ -100,7 +93,7 @@ struct slot_copy {
 uint32_t table_nr_slots(const struct vmhint_dedupe_table *t);
 int table_slot_read(struct vmhint_dedupe_table *t, int i, struct slot_copy *c);
 
-/* mark.c */
-int ksm_region_merged_pages(const struct vmhint_dedupe *d, uint64_t *pages);
+/* mark.c: pages of the region KSM merged (smaps). */
+int mark_merged_pages(const struct vmhint_dedupe *d, uint64_t *pages);
 
-#endif /* VMHINT_LIB_DEDUPE_H */
+#endif /* VH_DEDUPE_INTERNAL_H */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * dedupe.c - the per-region dedupe handle: opt-in, lifetime, counters.
- * The work itself is in fingerprint.c, sharetable.c, estimate.c, mark.c and
+ * dedupe/dedupe.c - the per-region dedupe handle's entry points: opt-in,
+ * lifetime, counters. The top of dedupe/: it calls handle.c, sharetable.c
+ * (withdraw on disable) and mark.c (merged pages); nothing calls it. The
+ * work itself is in fingerprint.c, sharetable.c, estimate.c, mark.c and
  * zeroreclaim.c.
  */
 #include "config.h"
@@ -10,49 +12,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dedupe/dedupe-internal.h"
-
-uint64_t dedupe_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t dedupe_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * Find our region again and pin it: the caller may have removed it since
- * enable, and a new region may sit at the same gpa. Same gpa, hva and len
- * means the same guest memory, which is all we rely on.
- */
-int dedupe_region_get(struct vmhint_dedupe *d, struct vmhint_region **out)
-{
-	struct vmhint_region *r;
-
-	pthread_rwlock_rdlock(&d->ctx->regions_lock);
-	r = region_lookup(d->ctx, d->gpa);
-	if (!r || r->gpa != d->gpa || r->hva != d->hva || r->len != d->len) {
-		pthread_rwlock_unlock(&d->ctx->regions_lock);
-		return -ENOENT;
-	}
-	*out = r;
-	return 0;
-}
-
-void dedupe_region_put(struct vmhint_dedupe *d)
-{
-	pthread_rwlock_unlock(&d->ctx->regions_lock);
-}
 
 static int dedupe_check_opts(const struct vmhint_dedupe_opts *o)
 {
@@ -126,7 +87,7 @@ VMHINT_API int vmhint_dedupe_enable(struct vmhint_ctx *ctx, struct vmhint_region
 		goto fail;
 	d->nr_pages = d->len / VMHINT_PAGE_SIZE;
 	d->fp = calloc(d->nr_pages, sizeof(*d->fp));
-	d->mergeable = calloc((d->nr_pages + 63) / 64, sizeof(uint64_t));
+	d->mergeable = calloc(bitmap_words(d->nr_pages), sizeof(uint64_t));
 	if (!d->fp || !d->mergeable) {
 		ret = -ENOMEM;
 		goto fail;
@@ -177,7 +138,7 @@ VMHINT_API int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint_de
 	s.dup_pages = d->dup_pages;
 	s.candidate_pages = d->candidate_pages;
 	pthread_mutex_unlock(&d->lock);
-	if (d->backing == VMHINT_BACKING_ANON && ksm_region_merged_pages(d, &merged) == 0)
+	if (d->backing == VMHINT_BACKING_ANON && mark_merged_pages(d, &merged) == 0)
 		s.merged_pages = merged;
 	s.bytes_saved = (s.merged_pages + s.zero_reclaimed) * VMHINT_PAGE_SIZE;
 	copy_sized(st, &s, sizeof(s));

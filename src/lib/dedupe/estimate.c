@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dedupe/dedupe-internal.h"
+#include "sys/sysdep.h"
 
 struct est_vm {
 	pid_t pid;
@@ -107,14 +108,16 @@ static void est_zero(struct vmhint_dedupe_estimate *e, bool zero_page)
 	}
 }
 
-/* The host's knob @knob, or @dflt without KSM. */
-static uint64_t host_knob(enum vmhint_ksm_knob knob, uint64_t dflt)
+/*
+ * The host's KSM knob @name, or @dflt without KSM. Read here, not through
+ * host/: dedupe only needs two numbers and must not depend on the
+ * host-wide API.
+ */
+static uint64_t host_knob(const char *name, uint64_t dflt)
 {
-	struct vmhint_ksm_knobs k = { .size = sizeof(k) };
+	uint64_t v;
 
-	if (vmhint_ksm_knobs_get(&k) || !(k.present & (1u << knob)))
-		return dflt;
-	return k.val[knob];
+	return sys_read_u64(name, &v) ? dflt : v;
 }
 
 /* Copy every live slot into @e->vm and the items array. */
@@ -176,10 +179,10 @@ VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
 		e->mps = opts->max_page_sharing;
 	}
 	if (zm == VMHINT_DEDUPE_ZERO_AUTO)
-		zm = host_knob(VMHINT_KSM_USE_ZERO_PAGES, 0) ? VMHINT_DEDUPE_ZERO_ZERO_PAGE :
+		zm = host_knob(SYS_KSM_DIR "use_zero_pages", 0) ? VMHINT_DEDUPE_ZERO_ZERO_PAGE :
 							      VMHINT_DEDUPE_ZERO_KSM_PAGE;
 	if (!e->mps)
-		e->mps = host_knob(VMHINT_KSM_MAX_PAGE_SHARING, 256);
+		e->mps = host_knob(SYS_KSM_DIR "max_page_sharing", 256);
 	if (e->mps < 2)
 		e->mps = 2;
 	ret = est_collect(t, e, &v, &n);

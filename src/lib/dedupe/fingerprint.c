@@ -18,11 +18,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <xxhash.h>
 
 #include "dedupe/dedupe-internal.h"
+#include "sys/sysdep.h"
 
 /* Pages per mincore() call and per hold of the region lock. */
 #define SCAN_CHUNK 512
@@ -56,11 +55,6 @@ static uint64_t fp_of_page(const void *page)
 	return h < FP_FIRST_REAL ? h + FP_FIRST_REAL : h;
 }
 
-static bool page_unused(const struct vmhint_region *r, uint64_t idx)
-{
-	return r->state.unused && r->state.nr_unused && bit_test(r->state.unused, idx);
-}
-
 /*
  * One chunk under the region lock: the discard engine drops pages under
  * that lock, so no page vanishes between mincore() and our read (reading
@@ -72,15 +66,15 @@ static int64_t scan_chunk(struct vmhint_dedupe *d, struct vmhint_region *r, uint
 {
 	unsigned char vec[SCAN_CHUNK];
 	uint64_t i, scanned = 0;
-	int64_t ret = (int64_t)n;
+	int64_t ret;
 
 	pthread_mutex_lock(&r->lock);
-	if (mincore(d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec)) {
-		ret = -errno;
+	ret = sys_mincore(d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec);
+	if (ret)
 		goto out;
-	}
+	ret = (int64_t)n;
 	for (i = 0; i < n; i++) {
-		if (!(vec[i] & 1) || page_unused(r, first + i)) {
+		if (!(vec[i] & 1) || pagestate_is_unused(&r->state, first + i)) {
 			d->fp[first + i] = FP_NONE;
 			continue;
 		}
@@ -101,7 +95,7 @@ out:
  */
 int64_t fp_scan_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint64_t max_pages)
 {
-	uint64_t cpu0 = dedupe_cpu_ns(), done = 0, left, n;
+	uint64_t cpu0 = vh_cpu_ns(), done = 0, left, n;
 	int64_t ret = 0;
 
 	left = d->nr_pages - d->cursor;
@@ -120,7 +114,7 @@ int64_t fp_scan_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint64_
 		fp_finish_pass(d);
 		dd_add(d, passes, 1);
 	}
-	dd_add(d, scan_cpu_ns, dedupe_cpu_ns() - cpu0);
+	dd_add(d, scan_cpu_ns, vh_cpu_ns() - cpu0);
 	return ret < 0 ? ret : (int64_t)done;
 }
 
@@ -165,7 +159,7 @@ void fp_finish_pass(struct vmhint_dedupe *d)
 	struct fp_idx *v;
 	uint64_t i, n = 0, zero = 0;
 
-	memset(d->mergeable, 0, (d->nr_pages + 63) / 64 * sizeof(uint64_t));
+	memset(d->mergeable, 0, bitmap_words(d->nr_pages) * sizeof(uint64_t));
 	for (i = 0; i < d->nr_pages; i++) {
 		if (d->fp[i] == FP_ZERO) {
 			zero++;
@@ -228,14 +222,6 @@ VMHINT_API int64_t vmhint_dedupe_scan(struct vmhint_dedupe *d, uint64_t max_page
 	return ret;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /*
  * Scan in chunks and sleep between them, without holding any lock while
  * asleep, so hints and region changes are never held up by the rate limit.
@@ -247,7 +233,7 @@ VMHINT_API int64_t vmhint_dedupe_scan_pass(struct vmhint_dedupe *d)
 
 	if (!d)
 		return -EINVAL;
-	start = dedupe_now_ns();
+	start = vh_now_ns();
 	passes = atomic_load(&d->c.passes);
 	while (atomic_load(&d->c.passes) == passes) {
 		/* Bounded steps: region add/remove wait for regions_lock meanwhile. */
@@ -258,9 +244,9 @@ VMHINT_API int64_t vmhint_dedupe_scan_pass(struct vmhint_dedupe *d)
 		if (!d->rate)
 			continue;
 		due = (uint64_t)((double)total * VMHINT_PAGE_SIZE * 1e9 / (double)d->rate);
-		now = dedupe_now_ns() - start;
+		now = vh_now_ns() - start;
 		if (due > now)
-			sleep_ns(due - now);
+			vh_sleep_ns(due - now);
 	}
 	return (int64_t)total;
 }

@@ -14,33 +14,42 @@
 #include <sys/mman.h>
 
 #include "dedupe/dedupe-internal.h"
+#include "sys/sysdep.h"
+
+/* The region's span and the KSM kB of the VMAs inside it, line by line. */
+struct ksm_sum {
+	uintptr_t lo, hi;          /* the region */
+	uintptr_t start, end;      /* the VMA whose fields come next */
+	unsigned long long kb;
+};
+
+static int ksm_sum_line(const char *line, void *opaque)
+{
+	struct ksm_sum *k = opaque;
+	unsigned long long kb;
+	unsigned long s, e;
+
+	if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
+		k->start = s;
+		k->end = e;
+	} else if (k->start < k->hi && k->end > k->lo && sscanf(line, "KSM: %llu kB", &kb) == 1) {
+		k->kb += kb;
+	}
+	return 0;
+}
 
 /*
  * Sum the "KSM:" lines of the VMAs inside the region in /proc/self/smaps:
  * pages of this region mapped to a KSM page.
  */
-int ksm_region_merged_pages(const struct vmhint_dedupe *d, uint64_t *pages)
+int mark_merged_pages(const struct vmhint_dedupe *d, uint64_t *pages)
 {
-	uintptr_t lo = (uintptr_t)d->hva, hi = lo + d->len, start = 0, end = 0;
-	unsigned long long kb, total = 0;
-	char line[512];
-	FILE *f = fopen("/proc/self/smaps", "re");
+	struct ksm_sum k = { .lo = (uintptr_t)d->hva, .hi = (uintptr_t)d->hva + d->len };
+	int ret = sys_smaps_each(ksm_sum_line, &k);
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
-			start = s;
-			end = e;
-			continue;
-		}
-		if (start < hi && end > lo && sscanf(line, "KSM: %llu kB", &kb) == 1)
-			total += kb;
-	}
-	fclose(f);
-	*pages = total * 1024 / VMHINT_PAGE_SIZE;
+	if (ret)
+		return ret;
+	*pages = k.kb * 1024 / VMHINT_PAGE_SIZE;
 	return 0;
 }
 
@@ -105,8 +114,10 @@ static int madvise_runs(struct vmhint_dedupe *d, const struct mark_run *r, int n
 		len = r[i].n * chunk_pages * VMHINT_PAGE_SIZE;
 		if (off + len > d->len)
 			len = d->len - off;
-		if (madvise(d->hva + off, len, MADV_MERGEABLE))
-			return -errno;
+		int ret = sys_madvise(d->hva + off, len, MADV_MERGEABLE);
+
+		if (ret)
+			return ret;
 	}
 	return n;
 }
@@ -140,7 +151,7 @@ static int mark_check(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts
 		return -EINVAL;
 	if (!(d->flags & VMHINT_DEDUPE_CROSS_VM))
 		return -EPERM;
-	if (d->backing != VMHINT_BACKING_ANON || vmhint_ksm_available())
+	if (d->backing != VMHINT_BACKING_ANON || sys_ksm_available())
 		return -EOPNOTSUPP;
 	return 0;
 }
@@ -161,7 +172,7 @@ VMHINT_API int vmhint_ksm_mark(struct vmhint_dedupe *d, const struct vmhint_ksm_
 		if (opts && opts->mode == VMHINT_KSM_MARK_DENSE)
 			ret = mark_dense(d, opts);
 		else
-			ret = madvise(d->hva, d->len, MADV_MERGEABLE) ? -errno : 1;
+			ret = sys_madvise(d->hva, d->len, MADV_MERGEABLE) ? : 1; /* one range */
 		dedupe_region_put(d);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -182,7 +193,7 @@ VMHINT_API int vmhint_ksm_unmark(struct vmhint_dedupe *d)
 	pthread_mutex_lock(&d->lock);
 	ret = dedupe_region_get(d, &r);
 	if (!ret) {
-		ret = madvise(d->hva, d->len, MADV_UNMERGEABLE) ? -errno : 0;
+		ret = sys_madvise(d->hva, d->len, MADV_UNMERGEABLE);
 		dedupe_region_put(d);
 	}
 	pthread_mutex_unlock(&d->lock);

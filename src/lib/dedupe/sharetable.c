@@ -366,7 +366,7 @@ static void mark_cross(struct vmhint_dedupe *d, struct vmhint_dedupe_table *t)
 	struct slot_copy c = { 0 };
 	uint64_t p, cand = 0;
 	uint32_t i;
-	uint64_t *hit = calloc((d->nr_pages + 63) / 64, sizeof(uint64_t));
+	uint64_t *hit = calloc(bitmap_words(d->nr_pages), sizeof(uint64_t));
 
 	if (!hit)
 		return;
@@ -428,7 +428,7 @@ static int publish_locked(struct vmhint_dedupe *d, struct vmhint_dedupe_table *t
 
 VMHINT_API int vmhint_dedupe_publish(struct vmhint_dedupe *d, struct vmhint_dedupe_table *t)
 {
-	uint64_t cpu0 = dedupe_cpu_ns();
+	uint64_t cpu0 = vh_cpu_ns();
 	int ret;
 
 	if (!d || !t)
@@ -436,7 +436,7 @@ VMHINT_API int vmhint_dedupe_publish(struct vmhint_dedupe *d, struct vmhint_dedu
 	pthread_mutex_lock(&d->lock);
 	ret = publish_locked(d, t);
 	pthread_mutex_unlock(&d->lock);
-	dd_add(d, scan_cpu_ns, dedupe_cpu_ns() - cpu0);
+	dd_add(d, scan_cpu_ns, vh_cpu_ns() - cpu0);
 	return ret;
 }
 

@@ -5,16 +5,18 @@
  * MADV_DONTNEED them in private anonymous memory (where KSM could, but
  * only after two full ksmd scans; this takes one pass and no ksmd time).
  *
- * Why it is safe (DESIGN.md section 2: check and act atomic against guest
- * writes). For each run of candidate pages:
+ * Why it is safe (docs/architecture.md, Page states: check and act are
+ * atomic against guest writes). For each run of candidate pages:
  *
  *   1. UFFDIO_WRITEPROTECT the run. When the ioctl returns, the PTEs are
  *      read-only and the TLBs flushed, and KVM has dropped its writable
  *      mappings (mmu notifier), so any later store through this mapping
  *      faults and waits in handle_userfault().
  *   2. Read each page: a store that happened before step 1 is visible.
- *   3. Punch only the pages read as zero. Nothing can have changed them
- *      since step 2 (writers are blocked), so we drop zeroes, never data.
+ *   3. Drop only the pages read as zero, through the discard engine (so
+ *      the context counts them like every other drop). Nothing can have
+ *      changed them since step 2 (writers are blocked), so we drop
+ *      zeroes, never data.
  *   4. Unprotect the run; that wakes the blocked writers, whose faults
  *      retry and land in the fresh zero-filled page. No write is lost.
  *
@@ -25,13 +27,11 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <linux/userfaultfd.h>
 
+#include "core/discard.h"
 #include "dedupe/dedupe-internal.h"
 #include "sys/sysdep.h"
 
@@ -48,9 +48,6 @@ struct zr {
 	uint64_t reclaimed;     /* 4 KiB pages */
 };
 
-#define PM_PRESENT (1ULL << 63)
-#define PM_EXCLUSIVE (1ULL << 56)
-
 static bool zr_backing_ok(enum vmhint_backing b)
 {
 	return b == VMHINT_BACKING_SHMEM || b == VMHINT_BACKING_HUGETLB_SHARED ||
@@ -58,16 +55,16 @@ static bool zr_backing_ok(enum vmhint_backing b)
 }
 
 /*
- * Private anonymous: a zapped page refaults as a fresh zero page, and no
- * uffd-wp marker survives the zap, so a blocked writer simply allocates.
+ * Drop now, with the backing's method (private anonymous: MADV_DONTNEED; a
+ * zapped page refaults as a fresh zero page, and no uffd-wp marker
+ * survives the zap, so a blocked writer simply allocates; shared: punch).
+ * r->lock is not taken: see discard_runs().
  */
 static int zr_drop(struct zr *z, uint64_t off, uint64_t len)
 {
-	if (z->d->backing == VMHINT_BACKING_ANON)
-		return sys_madvise(z->d->hva + off, len, MADV_DONTNEED);
-	if (z->r->fd >= 0)
-		return sys_punch_hole(z->r->fd, z->r->fd_offset + off, len);
-	return sys_madvise(z->d->hva + off, len, MADV_REMOVE);
+	struct discard_run run = { .first = off / VMHINT_PAGE_SIZE, .n = len / VMHINT_PAGE_SIZE };
+
+	return discard_runs(z->d->ctx, z->r, &run, 1, DISCARD_NOW);
 }
 
 /*
@@ -80,7 +77,7 @@ static void zr_forget(struct zr *z, uint64_t off, uint64_t len)
 
 	for (i = first; i < first + n; i++) {
 		z->d->fp[i] = FP_NONE;
-		z->d->mergeable[i / 64] &= ~(1ULL << (i % 64));
+		bit_clear(z->d->mergeable, i);
 	}
 	z->reclaimed += n;
 }
@@ -134,45 +131,46 @@ static bool zr_candidate(struct zr *z, uint64_t bp, const unsigned char *vec,
 			 uint64_t vec_first)
 {
 	uint64_t sub = z->ps / VMHINT_PAGE_SIZE, first = bp * sub, i;
-	bool unused = false;
+	bool unused;
 
 	for (i = 0; i < sub; i++)
 		if (!vec[first + i - vec_first])
 			return false;
 	pthread_mutex_lock(&z->r->lock);
-	for (i = 0; i < sub && !unused; i++)
-		unused = bit_test(z->r->state.unused, first + i);
+	unused = pagestate_any_unused(&z->r->state, first, sub);
 	pthread_mutex_unlock(&z->r->lock);
 	return !unused && fp_page_is_zero(z->d->hva + bp * z->ps, z->ps);
 }
 
 /*
  * vec[i] = 1 for 4 KiB pages [first, first + n) worth dropping. Shared
- * memory: resident in the file (mincore). Anonymous memory: present and
- * mapped by us alone (pagemap): that leaves out the shared zero page a
- * read fault maps (dropping it would free nothing) and pages KSM merged
- * already or a fork shares.
+ * memory: resident in the file (mincore). Anonymous memory: present,
+ * mapped by us alone, and not a file page (pagemap): that leaves out the
+ * shared zero page a read fault may map and any page that is not an
+ * anonymous page of ours (dropping those would free nothing), and pages
+ * KSM merged already or a fork shares.
  */
 static int zr_resident(struct zr *z, uint64_t first, uint64_t n, unsigned char *vec)
 {
-	uint64_t pm[ZR_CHUNK], i, k, base = (uintptr_t)z->d->hva / VMHINT_PAGE_SIZE + first;
-	ssize_t got;
+	const uint64_t want = SYS_PM_PRESENT | SYS_PM_EXCLUSIVE;
+	uint64_t pm[ZR_CHUNK], i, k;
+	int ret;
 
 	if (z->pagemap < 0) {
-		if (mincore(z->d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec))
-			return -errno;
+		ret = sys_mincore(z->d->hva + first * VMHINT_PAGE_SIZE, n * VMHINT_PAGE_SIZE, vec);
+		if (ret)
+			return ret;
 		for (i = 0; i < n; i++)
 			vec[i] &= 1;
 		return 0;
 	}
 	for (i = 0; i < n; i += k) {
 		k = n - i < ZR_CHUNK ? n - i : ZR_CHUNK;
-		got = pread(z->pagemap, pm, k * 8, (off_t)((base + i) * 8));
-		if (got != (ssize_t)(k * 8))
-			return got < 0 ? -errno : -EIO;
+		ret = sys_pagemap_read(z->pagemap, z->d->hva + (first + i) * VMHINT_PAGE_SIZE, k, pm);
+		if (ret)
+			return ret;
 		for (uint64_t j = 0; j < k; j++)
-			vec[i + j] = (pm[j] & (PM_PRESENT | PM_EXCLUSIVE)) ==
-				     (PM_PRESENT | PM_EXCLUSIVE);
+			vec[i + j] = (pm[j] & (want | SYS_PM_FILE)) == want;
 	}
 	return 0;
 }
@@ -237,14 +235,13 @@ static int zr_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint32_t 
 	if (atomic_load(&d->ctx->inhibit_depth) > 0)
 		return 0;
 	if (anon) {
-		z.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		z.pagemap = sys_pagemap_open();
 		if (z.pagemap < 0)
-			return -errno;
+			return z.pagemap;
 	}
 	z.uffd = sys_uffd_open(anon ? 0 : UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
 	if (z.uffd < 0) {
-		if (z.pagemap >= 0)
-			close(z.pagemap);
+		sys_close(z.pagemap);
 		return z.uffd == -EINVAL ? -EOPNOTSUPP : z.uffd;
 	}
 	ret = sys_uffd_register_wp(z.uffd, d->hva, d->len);
@@ -252,9 +249,8 @@ static int zr_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint32_t 
 		ret = zr_all(&z);
 		sys_uffd_unregister(z.uffd, d->hva, d->len);
 	}
-	close(z.uffd);
-	if (z.pagemap >= 0)
-		close(z.pagemap);
+	sys_close(z.uffd);
+	sys_close(z.pagemap);
 	*reclaimed = z.reclaimed;
 	return ret;
 }
@@ -278,7 +274,7 @@ VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
 	if (granule && (granule & (granule - 1) || granule < VMHINT_PAGE_SIZE ||
 			d->backing != VMHINT_BACKING_ANON || d->len % granule))
 		return -EINVAL;
-	cpu0 = dedupe_cpu_ns();
+	cpu0 = vh_cpu_ns();
 	pthread_mutex_lock(&d->lock);
 	ret = dedupe_region_get(d, &r);
 	if (!ret) {
@@ -287,7 +283,7 @@ VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
 	}
 	pthread_mutex_unlock(&d->lock);
 	dd_add(d, zero_reclaimed, reclaimed);
-	dd_add(d, scan_cpu_ns, dedupe_cpu_ns() - cpu0);
+	dd_add(d, scan_cpu_ns, vh_cpu_ns() - cpu0);
 	if (ret)
 		log_warn(d->ctx, "dedupe: zero reclaim on %s stopped: %s", d->name, strerror(-ret));
 	return ret ? ret : (int64_t)reclaimed;

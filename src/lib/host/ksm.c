@@ -12,18 +12,17 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "dedupe/dedupe-internal.h"
+#include "sys/sysdep.h"
+#include "util/api.h"
+#include "util/time.h"
 
-#define KSM_DIR "/sys/kernel/mm/ksm/"
+#define KSM_DIR SYS_KSM_DIR
 #define BURST_POLL_MS 20
 
 static const char *const knob_names[VMHINT_KSM_NR_KNOBS] = {
@@ -51,37 +50,20 @@ VMHINT_API const char *vmhint_ksm_knob_name(enum vmhint_ksm_knob knob)
 
 VMHINT_API int vmhint_ksm_available(void)
 {
-	return access(KSM_DIR "run", R_OK) ? -ENOENT : 0;
+	return sys_ksm_available();
 }
 
 static int read_file(const char *path, char *buf, size_t size)
 {
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n < 0)
-		return (int)n;
-	buf[n] = '\0';
-	return 0;
+	return sys_read_text(path, buf, size);
 }
 
 static int read_ksm_u64(const char *name, uint64_t *val)
 {
-	char path[128], buf[64], *end;
-	int ret;
+	char path[128];
 
 	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	ret = read_file(path, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	*val = strtoull(buf, &end, 10);
-	return end == buf ? -EIO : 0;
+	return sys_read_u64(path, val);
 }
 
 /* advisor_mode reads "[none] scan-time": the bracketed word is current. */
@@ -131,22 +113,13 @@ VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
 static int write_knob(enum vmhint_ksm_knob k, uint64_t val)
 {
 	char path[128], buf[32];
-	ssize_t n;
-	int fd, len;
 
 	snprintf(path, sizeof(path), KSM_DIR "%s", knob_names[k]);
 	if (k == VMHINT_KSM_ADVISOR_MODE)
-		len = snprintf(buf, sizeof(buf), "%s", val ? "scan-time" : "none");
+		snprintf(buf, sizeof(buf), "%s", val ? "scan-time" : "none");
 	else
-		len = snprintf(buf, sizeof(buf), "%" PRIu64, val);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == EACCES ? -EPERM : -errno;
-	n = write(fd, buf, (size_t)len);
-	if (n < 0)
-		n = errno == EACCES ? -EPERM : -errno;
-	close(fd);
-	return n < 0 ? (int)n : 0;
+		snprintf(buf, sizeof(buf), "%" PRIu64, val);
+	return sys_write_text(path, buf);
 }
 
 /*
@@ -175,14 +148,15 @@ static int knob_order(const struct vmhint_ksm_knobs *k, enum vmhint_ksm_knob *or
 static int check_writable(uint32_t set)
 {
 	char path[128];
-	int i;
+	int i, ret;
 
 	for (i = 0; i < VMHINT_KSM_NR_KNOBS; i++) {
 		if (!(set & (1u << i)))
 			continue;
 		snprintf(path, sizeof(path), KSM_DIR "%s", knob_names[i]);
-		if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS))
-			return errno == ENOENT ? -EOPNOTSUPP : -EPERM;
+		ret = sys_may_write(path);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -369,12 +343,6 @@ static uint64_t ksm_full_scans(void)
 	return v;
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static int burst_start(const struct vmhint_ksm_burst_opts *o, const struct vmhint_ksm_knobs *saved)
 {
@@ -400,7 +368,7 @@ static int burst_start(const struct vmhint_ksm_burst_opts *o, const struct vmhin
  */
 static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_burst_result *r)
 {
-	uint64_t t0 = dedupe_now_ns(), base = o->nr_pids ? 0 : burst_progress(o);
+	uint64_t t0 = vh_now_ns(), base = o->nr_pids ? 0 : burst_progress(o);
 	uint64_t scans0 = ksm_full_scans();
 	uint64_t timeout = o->timeout_ms ? o->timeout_ms : 60000, last_scan = scans0, last_val = 0;
 	uint64_t scans, merged;
@@ -412,7 +380,7 @@ static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_b
 		scans = ksm_full_scans();
 		r->pages_merged = merged;
 		r->full_scans = scans - scans0;
-		r->elapsed_ms = (dedupe_now_ns() - t0) / 1000000;
+		r->elapsed_ms = (vh_now_ns() - t0) / 1000000;
 		if (o->target_pages && merged >= o->target_pages)
 			return 0;
 		if (scans != last_scan) {
@@ -427,7 +395,7 @@ static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_b
 			return -ETIMEDOUT;
 		if (o->should_stop && o->should_stop(o->opaque))
 			return -ECANCELED;
-		sleep_ms(BURST_POLL_MS);
+		vh_sleep_ns(BURST_POLL_MS * 1000000ULL);
 	}
 }
 

@@ -23,7 +23,6 @@
 #include <numaif.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/discard.h"
 #include "numa/numa-engine.h"
@@ -139,7 +138,7 @@ static int target_of(const struct numa_target *t, int cur, uint64_t unit_idx)
  * only if the guest promised STABLE hints, since otherwise it may have
  * written them again since its hint.
  */
-static bool unit_droppable(const struct vmhint_pagestate *ps, uint64_t first, uint64_t n,
+static bool unit_droppable(const struct pagestate *ps, uint64_t first, uint64_t n,
 			   bool trust_unused, uint64_t *pending)
 {
 	uint64_t p = 0;
@@ -308,15 +307,6 @@ static uint32_t settle_moves(struct move_job *j, uint32_t k, uint64_t gpa, uint6
 	return busy;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
-			       .tv_nsec = (long)(ns % 1000000000ull) };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* Step 3 and 4: move, then retry what was busy a bounded number of times. */
 static int move_with_retries(struct move_job *j, uint32_t k, uint64_t gpa, uint64_t unit_size)
 {
@@ -345,7 +335,7 @@ static int move_with_retries(struct move_job *j, uint32_t k, uint64_t gpa, uint6
 		}
 		j->res->retries += k * ppu;
 		/* Busy means locked or under writeback: give it a moment. */
-		sleep_ns(100000ull << attempt);
+		vh_sleep_ns(100000ull << attempt);
 	}
 	return 0;
 }
@@ -416,10 +406,10 @@ static void throttle(struct move_job *j)
 	if (!cap)
 		return;
 	want = (uint64_t)((double)j->res->bytes_moved * 1e9 / (double)cap);
-	elapsed = numa_now_ns() - j->t0;
+	elapsed = vh_now_ns() - j->t0;
 	if (want <= elapsed)
 		return;
-	sleep_ns(want - elapsed);
+	vh_sleep_ns(want - elapsed);
 	j->res->throttle_ns += want - elapsed;
 }
 
@@ -451,7 +441,7 @@ int numa_move_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 	j.range_gpa = gpa;
 	j.t0 = p->t0;
 	while (!err && pos < len) {
-		uint64_t start = numa_now_ns();
+		uint64_t start = vh_now_ns();
 		int64_t n = move_batch(&j, gpa + pos, len - pos);
 
 		if (n < 0) {
@@ -460,7 +450,7 @@ int numa_move_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 		}
 		pos += (uint64_t)n;
 		res->batches++;
-		adapt_batch(&j, numa_now_ns() - start);
+		adapt_batch(&j, vh_now_ns() - start);
 		throttle(&j);
 		if (opts->progress &&
 		    opts->progress(opts->progress_opaque,
@@ -529,7 +519,7 @@ static int build_target(const struct vmhint_numa_move_opts *o, struct numa_targe
 int64_t numa_move_finish(struct vmhint_ctx *ctx, int err, struct vmhint_numa_result *res,
 			 const struct numa_progress *p, struct vmhint_numa_result *out)
 {
-	res->time_ns = numa_now_ns() - p->t0;
+	res->time_ns = vh_now_ns() - p->t0;
 	res->pages_total = 0;
 	for (int i = 0; i < VMHINT_NUMA_NR_OUTCOMES; i++)
 		res->pages_total += res->pages[i];
@@ -572,7 +562,7 @@ VMHINT_API int64_t vmhint_numa_move(struct vmhint_ctx *ctx, uint64_t gpa, uint64
 				    const struct vmhint_numa_move_opts *opts,
 				    struct vmhint_numa_result *result)
 {
-	struct numa_progress p = { .t0 = numa_now_ns(), .total = len / VMHINT_PAGE_SIZE };
+	struct numa_progress p = { .t0 = vh_now_ns(), .total = len / VMHINT_PAGE_SIZE };
 	struct vmhint_numa_result res;
 	struct numa_target t;
 	int err;
@@ -627,7 +617,7 @@ VMHINT_API int64_t vmhint_numa_move_all(struct vmhint_ctx *ctx,
 					const struct vmhint_numa_move_opts *opts,
 					struct vmhint_numa_result *result)
 {
-	struct numa_progress p = { .t0 = numa_now_ns() };
+	struct numa_progress p = { .t0 = vh_now_ns() };
 	struct vmhint_numa_result res;
 	struct vmhint_range *spans = NULL;
 	struct numa_target t;

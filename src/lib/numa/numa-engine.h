@@ -3,12 +3,13 @@
  * numa/numa-engine.h - what numa.c (residency, counters, checks), move.c
  * (the move engine) and policy.c (mbind) share. Never installed.
  */
-#ifndef VMHINT_NUMA_ENGINE_H
-#define VMHINT_NUMA_ENGINE_H
+#ifndef VH_NUMA_ENGINE_H
+#define VH_NUMA_ENGINE_H
 
 #include <vmhint/numa.h>
 
 #include "core/core.h"
+#include "util/time.h"
 
 /*
  * Pages per move_pages(2) call, by default and at most. Every call with
@@ -38,7 +39,6 @@ static inline struct numa_counters *numa_counters_of(struct vmhint_ctx *ctx)
 	return &ctx->numa;
 }
 
-uint64_t numa_now_ns(void);
 int numa_check_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 		     struct vmhint_region **out);
 int numa_region_span(struct vmhint_ctx *ctx, struct vmhint_region *region,
@@ -67,4 +67,4 @@ int numa_check_move_opts(const struct vmhint_numa_move_opts *opts);
 int64_t numa_move_finish(struct vmhint_ctx *ctx, int err, struct vmhint_numa_result *res,
 			 const struct numa_progress *p, struct vmhint_numa_result *out);
 
-#endif /* VMHINT_NUMA_ENGINE_H */
+#endif /* VH_NUMA_ENGINE_H */

@@ -9,21 +9,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "numa/numa-engine.h"
 #include "sys/sysdep.h"
 
 /* Addresses per residency query: one move_pages(2) call. */
 #define RESIDENCY_BATCH 1024u
-
-uint64_t numa_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * A guest-physical range must lie in one region and, for huge-page

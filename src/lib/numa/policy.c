@@ -111,7 +111,7 @@ VMHINT_API int64_t vmhint_numa_set_policy(struct vmhint_ctx *ctx, uint64_t gpa, 
 					  const struct vmhint_numa_policy *policy,
 					  struct vmhint_numa_result *result)
 {
-	struct numa_progress p = { .t0 = numa_now_ns(), .total = len / VMHINT_PAGE_SIZE };
+	struct numa_progress p = { .t0 = vh_now_ns(), .total = len / VMHINT_PAGE_SIZE };
 	struct vmhint_numa_move_opts move;
 	struct vmhint_numa_result res;
 	struct numa_target t;

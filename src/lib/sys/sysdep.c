@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * sysdep.c - thin wrappers around the system calls libvmhint makes on guest
- * memory. They turn errno into a return value and nothing else.
+ * sys/sysdep.c - thin wrappers around the system calls libvmhint makes on
+ * memory and the kernel files it reads about memory. They turn errno into
+ * a return value and nothing else.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -252,4 +254,105 @@ int sys_uffd_wp(int uffd, void *addr, uint64_t len, bool protect)
 	};
 
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+void sys_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- residency ---- */
+
+int sys_mincore(void *addr, uint64_t len, unsigned char *vec)
+{
+	return mincore(addr, len, vec) ? -errno : 0;
+}
+
+int sys_pagemap_open(void)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int sys_pagemap_read(int fd, const void *addr, uint64_t n, uint64_t *entries)
+{
+	off_t off = (off_t)((uintptr_t)addr / (uint64_t)sysconf(_SC_PAGESIZE) * 8);
+	ssize_t got = pread(fd, entries, n * 8, off);
+
+	if (got == (ssize_t)(n * 8))
+		return 0;
+	return got < 0 ? -errno : -EIO;
+}
+
+int sys_smaps_each(int (*fn)(const char *line, void *opaque), void *opaque)
+{
+	char line[4096];
+	int ret = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		return -errno;
+	while (!ret && fgets(line, sizeof(line), f))
+		ret = fn(line, opaque);
+	fclose(f);
+	return ret < 0 ? ret : 0;
+}
+
+/* ---- small kernel text files (KSM) ---- */
+
+int sys_read_text(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	return 0;
+}
+
+int sys_read_u64(const char *path, uint64_t *val)
+{
+	char buf[64], *end;
+	int ret = sys_read_text(path, buf, sizeof(buf));
+
+	if (ret)
+		return ret;
+	*val = strtoull(buf, &end, 10);
+	return end == buf ? -EIO : 0;
+}
+
+int sys_write_text(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == EACCES ? -EPERM : -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		n = errno == EACCES ? -EPERM : -errno;
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+int sys_may_write(const char *path)
+{
+	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS))
+		return errno == ENOENT ? -EOPNOTSUPP : -EPERM;
+	return 0;
+}
+
+int sys_ksm_available(void)
+{
+	return access(SYS_KSM_DIR "run", R_OK) ? -ENOENT : 0;
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sysdep.h - every system call the library makes on guest memory, in one
- * place, so that tests and benchmarks can see what the library asks of the
- * kernel. Each wrapper returns 0 (or a count) or -errno; none touches errno
- * for its caller.
+ * sys/sysdep.h - every system call the library makes on memory, and every
+ * read of what the kernel reports about memory (smaps, pagemap, NUMA and
+ * KSM sysfs, ksm_stat), in one place, so that tests and benchmarks can see
+ * what the library asks of the kernel. Each wrapper returns 0 (or a count)
+ * or -errno; none touches errno for its caller, none keeps state beyond a
+ * probe result.
  */
-#ifndef VMHINT_SYSDEP_H
-#define VMHINT_SYSDEP_H
+#ifndef VH_SYS_SYSDEP_H
+#define VH_SYS_SYSDEP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +27,7 @@ bool sys_process_madvise_probe(void);
 int64_t sys_process_madvise(const struct iovec *iov, size_t n, int advice);
 
 /*
- * NUMA (numa.c, move.c, policy.c). sys_move_pages() on our own
+ * NUMA (numa/). sys_move_pages() on our own
  * process: @nodes NULL only queries. Returns 0, the number of pages the
  * kernel gave up on (> 0, their status may be unwritten), or -errno.
  */
@@ -39,7 +41,7 @@ int sys_mems_allowed(uint64_t *mask);
 bool sys_has_cap_sys_nice(void);
 
 /*
- * userfaultfd, for dedupe's zero-page reclaim (zeroreclaim.c). The fd
+ * userfaultfd, for dedupe's zero-page reclaim (dedupe/zeroreclaim.c). The fd
  * handles kernel-mode faults too (no UFFD_USER_MODE_ONLY): KVM resolves
  * guest writes through GUP, and those must wait, not get SIGBUS.
  * sys_uffd_open() returns the fd or -errno; it enables @features and
@@ -51,4 +53,41 @@ int sys_uffd_unregister(int uffd, void *addr, uint64_t len);
 /* Write-protect (@protect) or unprotect and wake the waiting writers. */
 int sys_uffd_wp(int uffd, void *addr, uint64_t len, bool protect);
 
-#endif /* VMHINT_SYSDEP_H */
+/* Close an fd one of the calls above opened. */
+void sys_close(int fd);
+
+/*
+ * Residency. sys_mincore(): vec[i] bit 0 set if 4 KiB page i of
+ * [addr, addr + len) is in memory (page cache included).
+ * sys_pagemap_read(): the /proc/self/pagemap entries of @n 4 KiB pages
+ * from @addr, from an fd sys_pagemap_open() gave.
+ */
+int sys_mincore(void *addr, uint64_t len, unsigned char *vec);
+int sys_pagemap_open(void);
+int sys_pagemap_read(int fd, const void *addr, uint64_t n, uint64_t *entries);
+
+#define SYS_PM_PRESENT (1ULL << 63)
+#define SYS_PM_FILE (1ULL << 61)        /* file page or shared anon (huge zero page too) */
+#define SYS_PM_EXCLUSIVE (1ULL << 56)   /* mapped by this process only */
+
+/*
+ * Feed every line of /proc/self/smaps to @fn until it returns non-zero:
+ * > 0 stops with 0, < 0 stops with that error.
+ */
+int sys_smaps_each(int (*fn)(const char *line, void *opaque), void *opaque);
+
+/*
+ * Small kernel text files: KSM's knobs and figures, /proc/PID/ksm_stat.
+ * sys_read_text() NUL-terminates; sys_write_text() maps EACCES to -EPERM
+ * (a knob refused for lack of privilege); sys_may_write() asks with the
+ * effective ids: 0, -EOPNOTSUPP if the file is missing, else -EPERM.
+ */
+#define SYS_KSM_DIR "/sys/kernel/mm/ksm/"
+int sys_read_text(const char *path, char *buf, size_t size);
+int sys_read_u64(const char *path, uint64_t *val);
+int sys_write_text(const char *path, const char *text);
+int sys_may_write(const char *path);
+/* Does the running kernel have KSM (0) or not (-ENOENT)? */
+int sys_ksm_available(void);
+
+#endif /* VH_SYS_SYSDEP_H */

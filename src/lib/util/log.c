@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * log.c - the library never prints: messages go to the caller's callback.
+ * util/log.c - format a message for the caller's log callback.
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
-#include "core/core.h"
+#include "util/log.h"
 
-void vmhint_log(struct vmhint_ctx *ctx, int level, const char *fmt, ...)
+void vh_log(const struct vh_logger *lg, int level, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
 
-	if (!ctx || !ctx->log || level > ctx->log_level)
+	if (!lg || !lg->fn || level > lg->level)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ctx->log(ctx->log_opaque, level, msg);
+	lg->fn(lg->opaque, level, msg);
 }
