@@ -848,6 +848,68 @@ out:
 END_TEST
 
 /*
+ * Zero reclaim drops through the discard engine like every other drop:
+ * the context's bytes_dropped[] (by the backing's method) and syscalls
+ * count it, and the frames really go (st_blocks for memfd, RSS for
+ * anonymous memory). Zero runs of 8 pages between data pages: one system
+ * call per run.
+ */
+#define COUNTED_BYTES (4 * MiB)
+#define COUNTED_RUN 8
+
+static const enum tmem_kind counted_kinds[] = { TMEM_MEMFD, TMEM_ANON };
+
+static uint64_t counted_footprint(const struct tmem *m)
+{
+	if (m->kind == TMEM_MEMFD)
+		return fd_bytes_allocated(m->fd);
+	return smaps_kb(m->hva, "Rss:") * 1024;
+}
+
+START_TEST(zero_reclaim_counted_as_drops)
+{
+	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
+	struct tmem m = tmem_map(counted_kinds[_i], COUNTED_BYTES);
+	enum vmhint_method method = m.kind == TMEM_MEMFD ? VMHINT_METHOD_PUNCH_HOLE
+							 : VMHINT_METHOD_MADV_DONTNEED;
+	struct vmhint_stats st0 = { .size = sizeof(st0) }, st1 = { .size = sizeof(st1) };
+	uint64_t n = COUNTED_BYTES / PAGE, i, zeros = 0, foot0;
+	struct vmhint_region *r;
+	struct vmhint_dedupe *d;
+
+	ck_assert_int_eq(tmem_register(ctx, &m, 0, &r), 0);
+	/* Every page written, the zero ones with zeroes: all hold a frame. */
+	for (i = 0; i < n; i++) {
+		bool zero = i / COUNTED_RUN % 2 == 0;
+
+		memset(m.hva + i * PAGE, zero ? 0 : 0x5a, PAGE);
+		zeros += zero;
+	}
+	foot0 = counted_footprint(&m);
+	ck_assert_uint_ge(foot0, COUNTED_BYTES);
+	d = dedupe_on(ctx, r, 0);
+	ck_assert_int_eq(vmhint_stats_get(ctx, &st0), 0);
+	ck_assert_int_eq(vmhint_dedupe_zero_reclaim(d, NULL), (int64_t)zeros);
+	ck_assert_int_eq(vmhint_stats_get(ctx, &st1), 0);
+
+	ck_assert_uint_eq(st1.bytes_dropped[method] - st0.bytes_dropped[method], zeros * PAGE);
+	ck_assert_uint_eq(st1.bytes_dropped_total - st0.bytes_dropped_total, zeros * PAGE);
+	ck_assert_uint_eq(st1.syscalls - st0.syscalls, zeros / COUNTED_RUN);
+	ck_assert_uint_eq(st1.syscall_errors, st0.syscall_errors);
+	ck_assert_uint_eq(foot0 - counted_footprint(&m), zeros * PAGE);
+	for (i = 0; i < n; i += COUNTED_RUN) {
+		if (i / COUNTED_RUN % 2 == 0)
+			ck_assert_msg(!page_resident(m.hva + i * PAGE), "zero page %lu kept", i);
+		else
+			ck_assert_int_eq(m.hva[i * PAGE], 0x5a);
+	}
+	vmhint_dedupe_disable(d);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&m);
+}
+END_TEST
+
+/*
  * Writers race with reclaim. Each writer owns every NR_WRITERS-th page,
  * writes a fresh non-zero value (or, half of the time, zero: so pages keep
  * turning zero and get reclaimed under the writers' feet) into a random
@@ -1044,6 +1106,7 @@ static Suite *dedupe_suite(void)
 	tcase_add_test(tc, zero_reclaim_respects_inhibit_and_backing);
 	tcase_add_test(tc, zero_reclaim_anon);
 	tcase_add_test(tc, zero_reclaim_anon_keeps_thp);
+	tcase_add_loop_test(tc, zero_reclaim_counted_as_drops, 0, 2);
 	tcase_add_loop_test(tc, zero_reclaim_loses_no_write, 0, 2);
 	tcase_add_test(tc, zero_reclaim_hugetlb);
 	suite_add_tcase(s, tc);
