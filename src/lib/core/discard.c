@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * core/discard.c - how a frame is dropped, per backing (docs/architecture.md,
- * Discard by backing kind). One const ops entry per backing kind says
+ * Discard by backing). One const ops entry per backing kind says
  * which method drops a run now and which lazily, with and without an fd,
  * and whether runs may be batched:
  *
