@@ -14,16 +14,20 @@
 #include <string.h>
 
 #include "dedupe/dedupe-internal.h"
+#include "util/struct.h"
 
-static int dedupe_check_opts(const struct vmhint_dedupe_opts *o)
+/* The caller's options (NULL: the defaults) into @o, by the size rule. */
+static int dedupe_take_opts(struct vmhint_dedupe_opts *o, const struct vmhint_dedupe_opts *caller)
 {
-	if (!o)
-		return 0;
-	if (o->size < sizeof(size_t) + sizeof(uint32_t))
-		return -EINVAL;
-	if (o->flags & ~VMHINT_DEDUPE_CROSS_VM)
-		return -EINVAL;
-	return 0;
+	int err = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	if (caller)
+		err = vh_struct_in(o, sizeof(*o), caller);
+	if (!err && (o->flags & ~VMHINT_DEDUPE_CROSS_VM))
+		err = -EINVAL;
+	return err;
 }
 
 static void dedupe_free(struct vmhint_dedupe *d)
@@ -59,15 +63,16 @@ static int dedupe_copy_region(struct vmhint_dedupe *d, struct vmhint_region *reg
 }
 
 VMHINT_API int vmhint_dedupe_enable(struct vmhint_ctx *ctx, struct vmhint_region *region,
-				    const struct vmhint_dedupe_opts *opts,
+				    const struct vmhint_dedupe_opts *caller_opts,
 				    struct vmhint_dedupe **out)
 {
+	struct vmhint_dedupe_opts o, *opts = &o;
 	struct vmhint_dedupe *d;
 	int ret;
 
 	if (!ctx || !out)
 		return -EINVAL;
-	ret = dedupe_check_opts(opts);
+	ret = dedupe_take_opts(opts, caller_opts);
 	if (ret)
 		return ret;
 	d = calloc(1, sizeof(*d));
@@ -76,12 +81,8 @@ VMHINT_API int vmhint_dedupe_enable(struct vmhint_ctx *ctx, struct vmhint_region
 	pthread_mutex_init(&d->lock, NULL);
 	d->ctx = ctx;
 	d->slot = -1;
-	if (opts) {
-		d->flags = opts->flags;
-		if (opts->size >= offsetof(struct vmhint_dedupe_opts, scan_bytes_per_sec) +
-				  sizeof(uint64_t))
-			d->rate = opts->scan_bytes_per_sec;
-	}
+	d->flags = opts->flags;
+	d->rate = opts->scan_bytes_per_sec;
 	ret = dedupe_copy_region(d, region);
 	if (ret)
 		goto fail;
@@ -111,21 +112,12 @@ VMHINT_API void vmhint_dedupe_disable(struct vmhint_dedupe *d)
 	dedupe_free(d);
 }
 
-/* Copy @src into @dst up to @dst's size tag: older callers get a prefix. */
-static void copy_sized(void *dst, const void *src, size_t full)
-{
-	size_t want = *(const size_t *)dst;
-
-	memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t),
-	       (want < full ? want : full) - sizeof(size_t));
-}
-
-VMHINT_API int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint_dedupe_stats *st)
+VMHINT_API int vmhint_dedupe_stats_get(struct vmhint_dedupe *d, struct vmhint_dedupe_stats *st)
 {
 	struct vmhint_dedupe_stats s = { .size = sizeof(s) };
 	uint64_t merged = 0;
 
-	if (!d || !st || st->size < offsetof(struct vmhint_dedupe_stats, passes))
+	if (!d || !st || vh_struct_out_ok(st))
 		return -EINVAL;
 	s.pages_scanned = atomic_load(&d->c.pages_scanned);
 	s.pages_skipped = atomic_load(&d->c.pages_skipped);
@@ -141,6 +133,5 @@ VMHINT_API int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint_de
 	if (d->backing == VMHINT_BACKING_ANON && mark_merged_pages(d, &merged) == 0)
 		s.merged_pages = merged;
 	s.bytes_saved = (s.merged_pages + s.zero_reclaimed) * VMHINT_PAGE_SIZE;
-	copy_sized(st, &s, sizeof(s));
-	return 0;
+	return vh_struct_out(st, &s, sizeof(s));
 }

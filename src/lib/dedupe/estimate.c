@@ -12,6 +12,7 @@
 
 #include "dedupe/dedupe-internal.h"
 #include "sys/sysdep.h"
+#include "util/struct.h"
 
 struct est_vm {
 	pid_t pid;
@@ -159,14 +160,21 @@ VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
 					  const struct vmhint_dedupe_estimate_opts *opts,
 					  struct vmhint_dedupe_estimate **out)
 {
-	enum vmhint_dedupe_zero_mode zm = VMHINT_DEDUPE_ZERO_AUTO;
+	uint32_t zm;
 	struct vmhint_dedupe_estimate *e;
 	struct est_item *v = NULL;
 	uint64_t n = 0;
 	int ret;
 
-	if (!t || !out || (opts && opts->size < sizeof(*opts)))
+	struct vmhint_dedupe_estimate_opts o = { .size = sizeof(o) };
+
+	if (!t || !out)
 		return -EINVAL;
+	if (opts) {
+		ret = vh_struct_in(&o, sizeof(o), opts);
+		if (ret)
+			return ret;
+	}
 	e = calloc(1, sizeof(*e));
 	if (e)
 		e->vm = calloc(table_nr_slots(t) + 1, sizeof(*e->vm));
@@ -174,10 +182,8 @@ VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
 		vmhint_dedupe_estimate_free(e);
 		return -ENOMEM;
 	}
-	if (opts) {
-		zm = opts->zero_mode;
-		e->mps = opts->max_page_sharing;
-	}
+	zm = o.zero_mode;
+	e->mps = o.max_page_sharing;
 	if (zm == VMHINT_DEDUPE_ZERO_AUTO)
 		zm = host_knob(SYS_KSM_DIR "use_zero_pages", 0) ? VMHINT_DEDUPE_ZERO_ZERO_PAGE :
 							      VMHINT_DEDUPE_ZERO_KSM_PAGE;
@@ -214,16 +220,13 @@ VMHINT_API int vmhint_dedupe_estimate_get(const struct vmhint_dedupe_estimate *e
 					  struct vmhint_dedupe_saving *out)
 {
 	struct vmhint_dedupe_saving s = { .size = sizeof(s) };
-	size_t want;
 
-	if (!e || !out || out->size < offsetof(struct vmhint_dedupe_saving, saved_bytes))
+	if (!e || !out || vh_struct_out_ok(out))
 		return -EINVAL;
 	if (index < -1 || index >= e->nr)
 		return -ENOENT;
 	est_fill(index < 0 ? &e->all : &e->vm[index], &s);
-	want = out->size < sizeof(s) ? out->size : sizeof(s);
-	memcpy((char *)out + sizeof(size_t), (char *)&s + sizeof(size_t), want - sizeof(size_t));
-	return 0;
+	return vh_struct_out(out, &s, sizeof(s));
 }
 
 VMHINT_API void vmhint_dedupe_estimate_free(struct vmhint_dedupe_estimate *e)

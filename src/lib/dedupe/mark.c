@@ -15,6 +15,7 @@
 
 #include "dedupe/dedupe-internal.h"
 #include "sys/sysdep.h"
+#include "util/struct.h"
 
 /* The region's span and the KSM kB of the VMAs inside it, line by line. */
 struct ksm_sum {
@@ -122,7 +123,7 @@ static int madvise_runs(struct vmhint_dedupe *d, const struct mark_run *r, int n
 	return n;
 }
 
-static int mark_dense(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *o)
+static int mark_dense(struct vmhint_dedupe *d, const struct vmhint_dedupe_mark_opts *o)
 {
 	uint64_t chunk = o->chunk_bytes ? o->chunk_bytes : 2ULL << 20;
 	uint64_t chunk_pages = chunk / VMHINT_PAGE_SIZE;
@@ -145,9 +146,9 @@ static int mark_dense(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts
 	return n;
 }
 
-static int mark_check(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *o)
+static int mark_check(struct vmhint_dedupe *d, const struct vmhint_dedupe_mark_opts *o)
 {
-	if (o && o->size < sizeof(*o))
+	if (o->mode > VMHINT_DEDUPE_MARK_DENSE)
 		return -EINVAL;
 	if (!(d->flags & VMHINT_DEDUPE_CROSS_VM))
 		return -EPERM;
@@ -156,20 +157,27 @@ static int mark_check(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts
 	return 0;
 }
 
-VMHINT_API int vmhint_ksm_mark(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *opts)
+VMHINT_API int vmhint_dedupe_mark(struct vmhint_dedupe *d,
+				  const struct vmhint_dedupe_mark_opts *caller_opts)
 {
+	struct vmhint_dedupe_mark_opts o = { .size = sizeof(o) }, *opts = &o;
 	struct vmhint_region *r;
 	int ret;
 
 	if (!d)
 		return -EINVAL;
+	if (caller_opts) {
+		ret = vh_struct_in(&o, sizeof(o), caller_opts);
+		if (ret)
+			return ret;
+	}
 	ret = mark_check(d, opts);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&d->lock);
 	ret = dedupe_region_get(d, &r);
 	if (!ret) {
-		if (opts && opts->mode == VMHINT_KSM_MARK_DENSE)
+		if (opts->mode == VMHINT_DEDUPE_MARK_DENSE)
 			ret = mark_dense(d, opts);
 		else
 			ret = sys_madvise(d->hva, d->len, MADV_MERGEABLE) ? : 1; /* one range */
@@ -181,7 +189,7 @@ VMHINT_API int vmhint_ksm_mark(struct vmhint_dedupe *d, const struct vmhint_ksm_
 	return ret;
 }
 
-VMHINT_API int vmhint_ksm_unmark(struct vmhint_dedupe *d)
+VMHINT_API int vmhint_dedupe_unmark(struct vmhint_dedupe *d)
 {
 	struct vmhint_region *r;
 	int ret;

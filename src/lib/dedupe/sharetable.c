@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "dedupe/dedupe-internal.h"
+#include "util/struct.h"
 
 #define TABLE_MAGIC 0x4554444e49484d56ULL /* "VMHINDTE" */
 #define TABLE_VERSION 1
@@ -95,7 +96,8 @@ static bool table_name_ok(const char *name)
 static int table_create(const char *name, const struct vmhint_dedupe_table_opts *o,
 			uint32_t *slots, uint64_t *cap)
 {
-	mode_t mode = o->gid == (gid_t)-1 ? 0600 : 0660;
+	bool group = o->flags & VMHINT_DEDUPE_TABLE_GROUP;
+	mode_t mode = group ? 0660 : 0600;
 	size_t len;
 	int fd, ret;
 
@@ -107,7 +109,7 @@ static int table_create(const char *name, const struct vmhint_dedupe_table_opts 
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if ((o->gid != (gid_t)-1 && fchown(fd, (uid_t)-1, o->gid)) || fchmod(fd, mode) ||
+	if ((group && fchown(fd, (uid_t)-1, (gid_t)o->gid)) || fchmod(fd, mode) ||
 	    ftruncate(fd, (off_t)len)) {
 		ret = -errno;
 		close(fd);
@@ -162,7 +164,7 @@ VMHINT_API int vmhint_dedupe_table_open(const char *name,
 					const struct vmhint_dedupe_table_opts *opts,
 					struct vmhint_dedupe_table **out)
 {
-	struct vmhint_dedupe_table_opts o = { .size = sizeof(o), .gid = (gid_t)-1 };
+	struct vmhint_dedupe_table_opts o = { .size = sizeof(o) };
 	struct vmhint_dedupe_table *t;
 	uint32_t slots;
 	uint64_t cap;
@@ -171,12 +173,14 @@ VMHINT_API int vmhint_dedupe_table_open(const char *name,
 	if (!table_name_ok(name) || !out)
 		return -EINVAL;
 	if (opts) {
-		if (opts->size < sizeof(o))
-			return -EINVAL;
-		o = *opts;
+		ret = vh_struct_in(&o, sizeof(o), opts);
+		if (ret)
+			return ret;
 	}
+	if (o.flags & ~(VMHINT_DEDUPE_TABLE_CREATE | VMHINT_DEDUPE_TABLE_GROUP))
+		return -EINVAL;
 	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0 && errno == ENOENT && o.create) {
+	if (fd < 0 && errno == ENOENT && (o.flags & VMHINT_DEDUPE_TABLE_CREATE)) {
 		fd = table_create(name, &o, &slots, &cap);
 		if (fd >= 0 && (ret = table_init_header(fd, slots, cap))) {
 			close(fd);

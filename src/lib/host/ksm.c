@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmhint/ksm.h>
+
 #include "sys/sysdep.h"
 #include "util/api.h"
+#include "util/struct.h"
 #include "util/time.h"
 
 #define KSM_DIR SYS_KSM_DIR
@@ -44,7 +47,7 @@ static const char *const knob_names[VMHINT_KSM_NR_KNOBS] = {
 VMHINT_API const char *vmhint_ksm_knob_name(enum vmhint_ksm_knob knob)
 {
 	if ((unsigned int)knob >= VMHINT_KSM_NR_KNOBS)
-		return NULL;
+		return "unknown";
 	return knob_names[knob];
 }
 
@@ -90,15 +93,14 @@ static int read_knob(enum vmhint_ksm_knob k, uint64_t *val)
 	return read_ksm_u64(knob_names[k], val);
 }
 
-VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
+static int knobs_read(struct vmhint_ksm_knobs *k)
 {
 	int i, ret;
 
-	if (!k || k->size < sizeof(*k))
-		return -EINVAL;
+	memset(k, 0, sizeof(*k));
+	k->size = sizeof(*k);
 	if (vmhint_ksm_available())
 		return -ENOENT;
-	k->present = 0;
 	for (i = 0; i < VMHINT_KSM_NR_KNOBS; i++) {
 		ret = read_knob(i, &k->val[i]);
 		if (ret == -ENOENT)
@@ -108,6 +110,31 @@ VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
 		k->present |= 1u << i;
 	}
 	return 0;
+}
+
+VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
+{
+	struct vmhint_ksm_knobs full;
+	int ret;
+
+	if (!k || vh_struct_out_ok(k))
+		return -EINVAL;
+	ret = knobs_read(&full);
+	return ret ? ret : vh_struct_out(k, &full, sizeof(full));
+}
+
+/* The caller's knobs by the size rule: knobs past its size are not set. */
+static int knobs_take(struct vmhint_ksm_knobs *k, const struct vmhint_ksm_knobs *caller)
+{
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	if (!caller)
+		return -EINVAL;
+	ret = vh_struct_in(k, sizeof(*k), caller);
+	if (!ret && (k->_pad0 || k->set >> VMHINT_KSM_NR_KNOBS))
+		ret = -EINVAL;
+	return ret;
 }
 
 static int write_knob(enum vmhint_ksm_knob k, uint64_t val)
@@ -168,15 +195,16 @@ static void rollback(const struct vmhint_ksm_knobs *old, const enum vmhint_ksm_k
 		write_knob(order[n], old->val[order[n]]);
 }
 
-VMHINT_API int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *k)
+VMHINT_API int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *caller)
 {
-	struct vmhint_ksm_knobs old = { .size = sizeof(old) };
+	struct vmhint_ksm_knobs old, want, *k = &want;
 	enum vmhint_ksm_knob order[VMHINT_KSM_NR_KNOBS + 1];
 	int i, n, ret;
 
-	if (!k || k->size < sizeof(*k) || k->set >> VMHINT_KSM_NR_KNOBS)
-		return -EINVAL;
-	ret = vmhint_ksm_knobs_get(&old);
+	ret = knobs_take(&want, caller);
+	if (ret)
+		return ret;
+	ret = knobs_read(&old);
 	if (ret)
 		return ret;
 	if (k->set & ~old.present)
@@ -204,17 +232,17 @@ VMHINT_API int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *k)
  */
 VMHINT_API int vmhint_ksm_knobs_restore(const struct vmhint_ksm_knobs *saved)
 {
-	struct vmhint_ksm_knobs cur = { .size = sizeof(cur) }, want;
+	struct vmhint_ksm_knobs cur, want;
 	enum vmhint_ksm_knob order[VMHINT_KSM_NR_KNOBS + 1];
 	int i, n, ret, first = 0;
 
-	if (!saved || saved->size < sizeof(*saved))
-		return -EINVAL;
-	ret = vmhint_ksm_knobs_get(&cur);
+	ret = knobs_take(&want, saved);
 	if (ret)
 		return ret;
-	want = *saved;
-	want.set = saved->present & cur.present;
+	ret = knobs_read(&cur);
+	if (ret)
+		return ret;
+	want.set = want.present & cur.present;
 	ret = check_writable(want.set);
 	if (ret)
 		return ret;
@@ -235,12 +263,12 @@ VMHINT_API int vmhint_ksm_knobs_restore(const struct vmhint_ksm_knobs *saved)
 	return first;
 }
 
-VMHINT_API int vmhint_ksm_global_get(struct vmhint_ksm_global *g)
+static int global_read(struct vmhint_ksm_global *g)
 {
 	uint64_t profit = 0;
 
-	if (!g || g->size < sizeof(*g))
-		return -EINVAL;
+	memset(g, 0, sizeof(*g));
+	g->size = sizeof(*g);
 	if (vmhint_ksm_available())
 		return -ENOENT;
 	read_ksm_u64("pages_shared", &g->pages_shared);
@@ -262,6 +290,20 @@ VMHINT_API int vmhint_ksm_global_get(struct vmhint_ksm_global *g)
 	return 0;
 }
 
+VMHINT_API int vmhint_ksm_global_get(struct vmhint_ksm_global *g)
+{
+	struct vmhint_ksm_global full;
+	int ret;
+
+	if (!g || vh_struct_out_ok(g))
+		return -EINVAL;
+	ret = global_read(&full);
+	return ret ? ret : vh_struct_out(g, &full, sizeof(full));
+}
+
+/* /proc/PID/ksm_stat is a handful of short lines (about 200 bytes today). */
+#define KSM_STAT_MAX 4096
+
 static void parse_ksm_stat_line(const char *line, struct vmhint_ksm_process *p)
 {
 	char key[64], val[32];
@@ -276,40 +318,30 @@ static void parse_ksm_stat_line(const char *line, struct vmhint_ksm_process *p)
 		p->merging_pages = strtoull(val, NULL, 10);
 	else if (!strcmp(key, "ksm_process_profit"))
 		p->process_profit = strtoll(val, NULL, 10);
-	else if (!strcmp(key, "ksm_merge_any"))
-		p->merge_any = !strcmp(val, "yes");
-	else if (!strcmp(key, "ksm_mergeable"))
-		p->mergeable = !strcmp(val, "yes");
+	else if (!strcmp(key, "ksm_merge_any") && !strcmp(val, "yes"))
+		p->flags |= VMHINT_KSM_PROCESS_MERGE_ANY;
+	else if (!strcmp(key, "ksm_mergeable") && !strcmp(val, "yes"))
+		p->flags |= VMHINT_KSM_PROCESS_MERGEABLE;
 }
 
 VMHINT_API int vmhint_ksm_process_get(pid_t pid, struct vmhint_ksm_process *p)
 {
-	char path[64], line[256];
-	size_t sz;
-	FILE *f;
+	struct vmhint_ksm_process full = { .size = sizeof(full) };
+	char path[64], buf[KSM_STAT_MAX], *line, *save;
+	int ret;
 
-	if (!p || p->size < offsetof(struct vmhint_ksm_process, merge_any) || pid < 0)
+	if (!p || vh_struct_out_ok(p) || pid < 0)
 		return -EINVAL;
-	sz = p->size;
 	if (pid)
 		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)pid);
 	else
 		snprintf(path, sizeof(path), "/proc/self/ksm_stat");
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	memset(p, 0, sz);
-	p->size = sz;
-	while (fgets(line, sizeof(line), f)) {
-		struct vmhint_ksm_process tmp = *p;
-
-		/* Parse into a full-size copy so a short caller struct is never overrun. */
-		parse_ksm_stat_line(line, &tmp);
-		memcpy((char *)p + sizeof(size_t), (char *)&tmp + sizeof(size_t),
-		       (sz < sizeof(tmp) ? sz : sizeof(tmp)) - sizeof(size_t));
-	}
-	fclose(f);
-	return 0;
+	ret = sys_read_text(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		parse_ksm_stat_line(line, &full);
+	return vh_struct_out(p, &full, sizeof(full));
 }
 
 /* ---- bursts ---- */
@@ -322,7 +354,7 @@ static uint64_t burst_progress(const struct vmhint_ksm_burst_opts *o)
 	uint32_t i;
 
 	if (!o->nr_pids) {
-		if (vmhint_ksm_global_get(&g))
+		if (global_read(&g))
 			return 0;
 		return g.pages_sharing + g.ksm_zero_pages;
 	}
@@ -357,7 +389,7 @@ static int burst_start(const struct vmhint_ksm_burst_opts *o, const struct vmhin
 	k.val[VMHINT_KSM_RUN] = 1;
 	k.val[VMHINT_KSM_PAGES_TO_SCAN] = o->pages_to_scan ? o->pages_to_scan : 8192;
 	k.val[VMHINT_KSM_SLEEP_MILLISECS] = o->sleep_millisecs ? o->sleep_millisecs : 10;
-	k.val[VMHINT_KSM_USE_ZERO_PAGES] = o->use_zero_pages;
+	k.val[VMHINT_KSM_USE_ZERO_PAGES] = !!(o->flags & VMHINT_KSM_BURST_USE_ZERO_PAGES);
 	return vmhint_ksm_knobs_set(&k);
 }
 
@@ -407,35 +439,42 @@ static pthread_mutex_t burst_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int burst_locked(const struct vmhint_ksm_burst_opts *opts, struct vmhint_ksm_burst_result *r)
 {
-	struct vmhint_ksm_knobs saved = { .size = sizeof(saved) };
+	struct vmhint_ksm_knobs saved;
 	int ret, ret2;
 
-	ret = vmhint_ksm_knobs_get(&saved);
+	ret = knobs_read(&saved);
 	if (ret)
 		return ret;
 	ret = burst_start(opts, &saved);
 	if (ret)
 		return ret;
 	ret = burst_wait(opts, r);
-	r->reached = ret == 0;
+	if (!ret)
+		r->flags |= VMHINT_KSM_BURST_REACHED;
 	ret2 = vmhint_ksm_knobs_restore(&saved);
 	return ret ? ret : ret2;
 }
 
-VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
+VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *caller_opts,
 				struct vmhint_ksm_burst_result *result)
 {
 	struct vmhint_ksm_burst_result r = { .size = sizeof(r) };
+	struct vmhint_ksm_burst_opts o = { .size = sizeof(o) }, *opts = &o;
 	int ret;
 
-	if (!opts || opts->size < sizeof(*opts) || (result && result->size < sizeof(*result)) ||
-	    (opts->nr_pids && !opts->pids))
+	if (!caller_opts || (result && vh_struct_out_ok(result)))
+		return -EINVAL;
+	ret = vh_struct_in(&o, sizeof(o), caller_opts);
+	if (ret)
+		return ret;
+	if ((o.nr_pids && !o.pids) || o._pad0 || o._pad1 ||
+	    (o.flags & ~VMHINT_KSM_BURST_USE_ZERO_PAGES))
 		return -EINVAL;
 	if (pthread_mutex_trylock(&burst_lock))
 		return -EBUSY;
 	ret = burst_locked(opts, &r);
 	pthread_mutex_unlock(&burst_lock);
 	if (result)
-		*result = r;
+		vh_struct_out(result, &r, sizeof(r));
 	return ret;
 }

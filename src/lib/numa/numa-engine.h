@@ -63,7 +63,8 @@ struct numa_progress {
 int numa_move_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 		    const struct vmhint_numa_move_opts *opts, const struct numa_target *t,
 		    struct vmhint_numa_result *res, const struct numa_progress *p);
-int numa_check_move_opts(const struct vmhint_numa_move_opts *opts);
+int numa_take_move_opts(struct vmhint_numa_move_opts *o,
+			const struct vmhint_numa_move_opts *caller);
 int64_t numa_move_finish(struct vmhint_ctx *ctx, int err, struct vmhint_numa_result *res,
 			 const struct numa_progress *p, struct vmhint_numa_result *out);
 
