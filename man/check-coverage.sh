@@ -15,11 +15,11 @@
 # and every listed page exists. Every .TH line says "vmhint VERSION", with
 # VERSION from include/vmhint/version.h when that header exists.
 #
-# TOP_SRCDIR defaults to $srcdir (set by automake's test harness), else ".":
+# TOP_SRCDIR defaults to $top_srcdir or $srcdir (the test harness sets them), else ".":
 # everything read is source, so a VPATH build works. Prints one line per
 # problem; exits 1 if there is any, 0 otherwise.
 
-top=${1:-${srcdir:-.}}
+top=${1:-${top_srcdir:-${srcdir:-.}}}
 map=$top/src/lib/libvmhint.map
 mandir=$top/man
 mk=$mandir/Makemodule.am
