@@ -486,7 +486,7 @@ START_TEST(wrong_fd_offset_rejected)
 END_TEST
 
 /*
- * The library never prints (CONVENTIONS.md): failing registrations,
+ * The library never prints (libvmhint(3), LOGGING): failing registrations,
  * rejected hints and kernel refusals say nothing on stdout or stderr, with
  * or without a log callback.
  */

@@ -175,6 +175,8 @@ VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
 		if (ret)
 			return ret;
 	}
+	if (o._pad0 || o.zero_mode > VMHINT_DEDUPE_ZERO_ZERO_PAGE)
+		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (e)
 		e->vm = calloc(table_nr_slots(t) + 1, sizeof(*e->vm));
