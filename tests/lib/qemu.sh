@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # tests/lib/qemu.sh - which patched QEMU and which libvmhint a test runs:
 # sourced by tests/qemu/lib.sh and tests/vm/lib.sh, not run.
 #

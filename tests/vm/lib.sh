@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # tests/vm/lib.sh - the VM harness, host side: sourced (by tests/vm/run-vm,
 # tests/vm/guest/*.sh and tests/vm/e2e*.sh), not run. Every VM test boots
 # Debian's kernel under QEMU/TCG (nested KVM does not boot Linux here) from
@@ -294,19 +295,26 @@ vm_stop() {
 	vm_qpid=
 }
 
+# _vm_marks LOG WHAT: the markers "@@VMTEST WHAT..." of LOG, from the
+# marker to the end of its line: a shell's or the kernel's message may have
+# landed on the console in front of one.
+_vm_marks() {
+	tr -d '\r' <"$1" | grep -ao "@@VMTEST $2\( .*\)\{0,1\}$"
+}
+
 vm_results() {
 	local log=$1 fail=0 name res rest t
 	shift
-	tr -d '\r' <"$log" | grep -a '^@@VMTEST CHECK FAIL ' | sed 's/^@@VMTEST CHECK //'
+	_vm_marks "$log" 'CHECK FAIL' | sed 's/^@@VMTEST CHECK //'
 	while read -r _ _ name res rest; do
 		echo "$res: $name ($rest)"
 		[ "$res" = FAIL ] && fail=1
-	done < <(tr -d '\r' <"$log" | grep -a '^@@VMTEST RESULT ')
+	done < <(_vm_marks "$log" RESULT)
 	for t in "$@" kernel-log; do
-		tr -d '\r' <"$log" | grep -aq "^@@VMTEST RESULT $t " ||
+		_vm_marks "$log" "RESULT $t" | grep -q . ||
 			{ echo "FAIL: $t (never finished)"; fail=1; }
 	done
-	if ! grep -aq '^@@VMTEST ALLDONE' "$log"; then
+	if ! _vm_marks "$log" ALLDONE | grep -q .; then
 		echo "vm: the guest did not finish (timeout or crash)"
 		fail=1
 	fi
@@ -324,7 +332,7 @@ vm_results() {
 
 vm_report() {
 	local log=$1 name=$2
-	tr -d '\r' <"$log" | grep -a '^@@VMTEST INFO ' | sed 's/^@@VMTEST INFO /  /'
+	_vm_marks "$log" INFO | sed 's/^@@VMTEST INFO /  /'
 	if vm_results "$log" "$name"; then
 		echo "PASS: $name"
 		exit 0

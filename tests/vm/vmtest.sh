@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=dash disable=SC3043 # busybox ash has local
 # tests/vm/vmtest.sh - the guest side of the VM harness (tests/vm/lib.sh),
 # for busybox sh. It is /lib/vmtest.sh in the initramfs: /init runs vm_init,
 # and a test script sources it for vm_fail, vm_info and vm_end.

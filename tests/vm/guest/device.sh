@@ -101,4 +101,5 @@ vm_initramfs "$work/initrd" --driver --bin "$vm_top/src/guest/tools/memhog" \
 vm_run "$work/initrd" "$work/log" --qemu "$vm_patched" --mem 1024 --smp 1 -- $(vm_device_args 1024)
 cp "$work/log" /tmp/vm-guest-device.log
 echo "console in /tmp/vm-guest-device.log"
+grep -a "HOSTILE" "$work/log"
 vm_report "$work/log" device

@@ -59,7 +59,7 @@ GUEST
 		-machine memory-backend=m0 -object vmhint,id=vh0,memdev=m0 \
 		-device virtio-hint-pci,vmhint=vh0
 	pool_undo
-	tr -d '\r' <"$work/log" | grep -a '^@@VMTEST INFO ' | sed 's/^@@VMTEST INFO /  /'
+	_vm_marks "$work/log" INFO | sed 's/^@@VMTEST INFO /  /'
 	if vm_results "$work/log" "hugetlb-$size"; then
 		echo "PASS: hugetlb $size"
 	else
