@@ -11,11 +11,15 @@ version=$(sed -n 's/^AC_INIT(\[vmhint\], \[\([^]]*\)\].*/\1/p' "$top/configure.a
 printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "%s"\n' "${version:-0}" >"$out/config.h"
 libs="$(pkg-config --libs check) $(pkg-config --libs numa libxxhash 2>/dev/null || echo -lnuma -lxxhash)"
 
+# The library's sources, wherever under src/lib they are. Its headers are
+# included as "layer/file.h": -iquote, so <sys/...> never finds src/lib/sys/.
+mapfile -t lib_src < <(find "$top/src/lib" -name '*.c' | sort)
 for t in test_stress test_stats; do
 	# shellcheck disable=SC2086
 	clang -g -O1 -std=gnu11 -fsanitize=thread -DVMHINT_BUILDING_LIB \
-		-I"$out" -I"$top/include" -iquote "$top/src/lib" $(pkg-config --cflags check) \
-		"$top"/src/lib/*/*.c "$top/tests/$t.c" "$top/tests/testutil.c" \
+		-I"$out" -I"$top/include" -iquote "$top/src/lib" -I"$top/tests/lib" \
+		$(pkg-config --cflags check) \
+		"${lib_src[@]}" "$top/tests/$t.c" "$top/tests/lib/testutil.c" \
 		-o "$out/$t" $libs -lpthread
 done
 

@@ -1,10 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""What the patched-QEMU tests share: one result line per check, a QMP
-client that waits for QEMU's socket, stopping QEMU, and QEMU under the
+"""What the patched-QEMU tests share: one result line per check, the QMP
+client (the only one of the tests), stopping QEMU, and QEMU under the
 qtest accelerator (the test reads and writes guest memory itself).
 
 Imported by the Python parts of tests/qemu/test-*.sh (through PYTHONPATH,
-set by tests/qemu/lib.sh).
+set by tests/qemu/lib.sh). Run as a command, for the shell VM tests
+(tests/vm/e2e.sh):
+
+  python3 tests/qemu/qmptest.py SOCKET [ID]
+
+runs query-vmhint for object ID (vh0) on QEMU's QMP socket and prints its
+first entry flattened, one "key value" a line, so bash can compare
+counters:
+  mode sync
+  counters.requests-unused 12
+  counters.rejected.outside 2        (statuses seen so far)
+  counters.bytes-dropped.madv_dontneed 1073741824
+  regions.0.backing anon
+Exit 0; 1 when QEMU does not answer (connection, timeout, QMP error).
 """
 import ctypes
 import json
@@ -57,6 +70,36 @@ class Qmp:
             r = json.loads(self.f.readline())
             if 'return' in r or 'error' in r:       # skip events
                 return r
+
+
+def qmp_open(path, timeout=10):
+    """A QMP connection to the socket at @path, which must listen already."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(path)
+    return Qmp(s)
+
+
+def flatten(v, prefix='', out=None):
+    """(key, value) pairs of a QMP answer, keys joined with dots. The
+    lists of {status|method, count|bytes} (rejected, bytes-dropped) are
+    keyed by the status or method."""
+    out = [] if out is None else out
+    if isinstance(v, dict):
+        for k, x in v.items():
+            flatten(x, '%s%s.' % (prefix, k), out)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            if isinstance(x, dict) and ('status' in x or 'method' in x):
+                key = x.get('status', x.get('method'))
+                out.append((prefix + str(key), x.get('count', x.get('bytes'))))
+            else:
+                flatten(x, '%s%d.' % (prefix, i), out)
+    else:
+        if isinstance(v, bool):
+            v = 'true' if v else 'false'
+        out.append((prefix[:-1], v))
+    return out
 
 
 def qmp_connect(path, proc, timeout=30):
@@ -248,3 +291,26 @@ class Qtest:
         out = self.stop()
         if failures:
             print('--- QEMU output (%s) ---\n%s' % (name, out.strip()))
+
+
+def main(argv):
+    """The command: query-vmhint flattened (see the module's text)."""
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    oid = argv[2] if len(argv) > 2 else 'vh0'
+    try:
+        r = qmp_open(argv[1]).cmd('query-vmhint', id=oid)
+    except (OSError, ValueError) as e:
+        print('qmptest: %s' % e, file=sys.stderr)
+        return 1
+    if 'error' in r or not r['return']:
+        print('qmptest: no vmhint object %s: %s' % (oid, r.get('error')), file=sys.stderr)
+        return 1
+    for k, v in flatten(r['return'][0]):
+        print(k, v)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

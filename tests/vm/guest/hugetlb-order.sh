@@ -4,18 +4,13 @@
 # hugetlbfs reports at order 9, one on 1 GiB pages at order 10 (the
 # buddy allocator's largest, MAX_ORDER - 1), and the host accepts them.
 # Grows the host's hugepage pools by what it needs and shrinks them back.
-# Env: VMHINT_QEMU as for device.sh. Exit: 0 pass, 1 fail, 77 skip.
+# Env: tests/vm/lib.sh's. Exit: 0 pass, 1 fail, 77 skip.
 set -u
-. "$(dirname "$0")/lib.sh"
-vh_need
-VMHINT_QEMU=$(vh_patched_qemu) ||
-	vh_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
-[ "$(id -u)" = 0 ] || vh_skip "needs root for the hugepage pools"
-make -s -C "$vh_top/src/guest/tools" >/dev/null || { echo "FAIL: tools"; exit 1; }
-
+. "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" = 0 ] || vm_skip "needs root for the hugepage pools"
 hp=/sys/kernel/mm/hugepages
-[ -d $hp/hugepages-2048kB ] && [ -d $hp/hugepages-1048576kB ] || vh_skip "no 2M/1G hugepages"
-work=$(mktemp -d)
+[ -d $hp/hugepages-2048kB ] && [ -d $hp/hugepages-1048576kB ] || vm_skip "no 2M/1G hugepages"
+vm_setup_patched
 # Pools are shared with whatever else runs on the host: add what we need
 # on top of the current size and take exactly that back.
 added=0 pool=
@@ -38,37 +33,38 @@ for size in 2M 1G; do
 	2M) order=9 kb=2048 pages=512 ;;
 	1G) order=10 kb=1048576 pages=1 ;;
 	esac
-	cat >"$work/init" <<GUEST
+	cat >"$work/hugetlb-$size" <<GUEST
 #!/bin/sh
-. /lib/vhtest.sh
-insmod /lib/modules/virtio_hint.ko active=1 || vh_fail insmod
+. /lib/vmtest.sh
+insmod /lib/modules/virtio_hint.ko active=1 || vm_fail insmod
 d=\$(ls -d /sys/bus/virtio/drivers/virtio_hint/virtio* | head -1)
 memhog 256 0 0 >/dev/null
 echo 1 >\$d/hint/hint_now; sleep 3
 for f in config_page_size report_order active_order status_ok err_proto; do
-	echo "VHTEST: \$f \$(cat \$d/hint/\$f)"
+	vm_info "\$f \$(cat \$d/hint/\$f)"
 done
-[ "\$(cat \$d/hint/report_order)" = $order ] || vh_fail "report_order"
-[ "\$(cat \$d/hint/status_ok)" -gt 0 ] || vh_fail "no OK answer"
-rmmod virtio_hint || vh_fail rmmod
-vh_done
+[ "\$(cat \$d/hint/report_order)" = $order ] || vm_fail "report_order"
+[ "\$(cat \$d/hint/status_ok)" -gt 0 ] || vm_fail "no OK answer"
+rmmod virtio_hint || vm_fail rmmod
+vm_end
 GUEST
-	vh_mkinitramfs "$work/initrd" "$work/init" "$vh_top/src/guest/tools/memhog" ||
-		{ echo "FAIL: initramfs"; exit 1; }
+	chmod +x "$work/hugetlb-$size"
+	vm_initramfs "$work/initrd" --driver --bin "$vm_top/src/guest/tools/memhog" \
+		-- "$work/hugetlb-$size" || { echo "FAIL: initramfs"; exit 1; }
 	pool_add ${kb}kB "$pages"
 	[ "$(cat $hp/hugepages-${kb}kB/free_hugepages)" -ge "$pages" ] ||
 		{ pool_undo; echo "SKIP: $size: could not get $pages huge pages"; continue; }
-	QEMU=$VMHINT_QEMU MEM=1G vh_boot "$work/initrd" "$work/log" \
+	vm_run "$work/initrd" "$work/log" --qemu "$vm_patched" --mem 1024 --smp 1 -- \
 		-object memory-backend-memfd,id=m0,size=1G,hugetlb=on,hugetlbsize=$size \
 		-machine memory-backend=m0 -object vmhint,id=vh0,memdev=m0 \
 		-device virtio-hint-pci,vmhint=vh0
-	rc=$?
 	pool_undo
-	grep -E "VHTEST|WARNING|BUG" "$work/log"
-	if [ $rc = 0 ] && grep -q "VHTEST: PASS" "$work/log"; then
+	_vm_marks "$work/log" INFO | sed 's/^@@VMTEST INFO /  /'
+	if vm_results "$work/log" "hugetlb-$size"; then
 		echo "PASS: hugetlb $size"
 	else
-		echo "FAIL: hugetlb $size (qemu rc $rc)"
+		echo "FAIL: hugetlb $size"
+		tail -n 20 "$work/log"
 		failed=1
 	fi
 done

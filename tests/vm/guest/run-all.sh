@@ -1,13 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Runs every guest-driver VM test; tests needing the patched QEMU skip
-# without it. Builds the module and tools first.
+# Runs every guest-driver VM test (each builds the module and the guest
+# tools for the guest kernel first); tests needing the patched QEMU skip
+# without it. One alone: tests/vm/guest/NAME.sh.
 # Usage: tests/vm/guest/run-all.sh [TEST...]   Exit: 0 no failure, 1 failure.
 set -u
 dir=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$dir/../../.." && pwd)
-make -s -C "$top/src/guest/virtio_hint" >/dev/null || { echo "FAIL: module build"; exit 1; }
-make -s -C "$top/src/guest/tools" >/dev/null || { echo "FAIL: tools build"; exit 1; }
 tests=${*:-load-unload device alloc-pressure coexist hugetlb-order numa}
 failed=0
 for t in $tests; do

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vmtest.h"
+#include "testutil.h"
 
 #define LEN (8 * MiB)
 #define NP (LEN / PAGE)
@@ -20,12 +20,12 @@ static void pending_pages_are_dropped(void)
 {
 	struct vmhint_numa_move_opts o = { .size = sizeof(o), .target_node = 1 };
 	struct vmhint_numa_result r = { .size = sizeof(r) };
-	struct vm_mem m = vm_map(VM_ANON_4K, LEN);
-	struct vmhint_ctx *ctx = vm_ctx(VMHINT_MODE_LAZY, VMHINT_CTX_GUEST_STABLE_HINTS);
+	struct tmem m = tmem_map(TMEM_ANON_4K, LEN);
+	struct vmhint_ctx *ctx = ctx_make_nolimit(VMHINT_MODE_LAZY, VMHINT_CTX_GUEST_STABLE_HINTS);
 	struct vmhint_stats st = { .size = sizeof(st) };
 
-	vm_register(ctx, &m, GPA0);
-	vm_fill(m.hva, LEN, 21);
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, NULL), 0);
+	pattern_fill(m.hva, LEN, 21);
 	/* Every other 64 KiB unused: PENDING, frames still there. */
 	for (size_t off = 0; off < LEN; off += 128 * 1024)
 		CHECK(vmhint_hint(ctx, VMHINT_OP_UNUSED, GPA0 + off, 64 * 1024) >= 0, "hint");
@@ -34,16 +34,16 @@ static void pending_pages_are_dropped(void)
 		      vmhint_page_state(ctx, GPA0 + off) == VMHINT_PAGE_UNUSED, "state");
 
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP / 2);
-	vm_print_result("pending", &r);
+	print_numa_result("pending", &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_DROPPED], NP / 2);
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], NP / 2);
 	CHECK_EQ(r.bytes_moved, LEN / 2);
 	for (size_t off = 0; off < LEN; off += 128 * 1024) {
 		for (size_t p = 0; p < 16; p++)
-			CHECK(!vm_resident(m.hva + off + p * PAGE), "dropped page %zu resident",
+			CHECK(!page_resident(m.hva + off + p * PAGE), "dropped page %zu resident",
 			      (off / PAGE) + p);
-		vm_expect_node(m.hva + off + 64 * 1024, 64 * 1024, 1, "stable half");
-		CHECK(vm_bad_in(m.hva, off + 64 * 1024, 64 * 1024, 21) == -1,
+		expect_node(m.hva + off + 64 * 1024, 64 * 1024, 1, "stable half");
+		CHECK(pattern_bad_in(m.hva, off + 64 * 1024, 64 * 1024, 21) == -1,
 		      "stable page changed");
 	}
 	CHECK_EQ(vmhint_stats_get(ctx, &st), 0);
@@ -57,19 +57,19 @@ static void untrusted_unused_pages_are_copied(void)
 {
 	struct vmhint_numa_move_opts o = { .size = sizeof(o), .target_node = 1 };
 	struct vmhint_numa_result r = { .size = sizeof(r) };
-	struct vm_mem m = vm_map(VM_ANON_4K, LEN);
-	struct vmhint_ctx *ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
+	struct tmem m = tmem_map(TMEM_ANON_4K, LEN);
+	struct vmhint_ctx *ctx = ctx_make_nolimit(VMHINT_MODE_SYNC, 0);
 
-	vm_register(ctx, &m, GPA0);
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, NULL), 0);
 	CHECK_EQ(vmhint_hint(ctx, VMHINT_OP_UNUSED, GPA0, LEN), LEN);
 	/* The guest reuses its memory without telling us. */
-	vm_fill(m.hva, LEN, 22);
+	pattern_fill(m.hva, LEN, 22);
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
-	vm_print_result("untrusted", &r);
+	print_numa_result("untrusted", &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], NP);
 	CHECK_EQ(r.pages[VMHINT_NUMA_DROPPED], 0);
-	vm_expect_node(m.hva, LEN, 1, "untrusted unused");
-	CHECK(vm_first_bad(m.hva, LEN, 22) == -1, "data written after UNUSED was lost");
+	expect_node(m.hva, LEN, 1, "untrusted unused");
+	CHECK(pattern_first_bad(m.hva, LEN, 22) == -1, "data written after UNUSED was lost");
 	vmhint_ctx_free(ctx);
 	munmap(m.hva, LEN);
 }
@@ -79,34 +79,34 @@ static void trusted_unused_and_inhibit(void)
 {
 	struct vmhint_numa_move_opts o = { .size = sizeof(o), .target_node = 1 };
 	struct vmhint_numa_result r = { .size = sizeof(r) };
-	struct vm_mem m = vm_map(VM_ANON_4K, LEN);
-	struct vmhint_ctx *ctx = vm_ctx(VMHINT_MODE_LAZY, VMHINT_CTX_GUEST_STABLE_HINTS);
+	struct tmem m = tmem_map(TMEM_ANON_4K, LEN);
+	struct vmhint_ctx *ctx = ctx_make_nolimit(VMHINT_MODE_LAZY, VMHINT_CTX_GUEST_STABLE_HINTS);
 
-	vm_register(ctx, &m, GPA0);
-	vm_fill(m.hva, LEN, 23);
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, NULL), 0);
+	pattern_fill(m.hva, LEN, 23);
 	CHECK(vmhint_hint(ctx, VMHINT_OP_UNUSED, GPA0, LEN / 2) >= 0, "hint");
 	/* Inhibited: everything is copied, contents kept. */
 	CHECK_EQ(vmhint_discard_inhibit(ctx, true), 1);
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
 	CHECK_EQ(r.pages[VMHINT_NUMA_DROPPED], 0);
-	vm_expect_node(m.hva, LEN, 1, "inhibited");
-	CHECK(vm_first_bad(m.hva, LEN, 23) == -1, "contents changed while inhibited");
+	expect_node(m.hva, LEN, 1, "inhibited");
+	CHECK(pattern_first_bad(m.hva, LEN, 23) == -1, "contents changed while inhibited");
 	CHECK_EQ(vmhint_discard_inhibit(ctx, false), 0);
 
 	/* Allowed again, moving back drops the unused half. */
 	o.target_node = 0;
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP / 2);
-	vm_print_result("trusted", &r);
+	print_numa_result("trusted", &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_DROPPED] + r.pages[VMHINT_NUMA_NOT_PRESENT], NP / 2);
-	vm_expect_node(m.hva + LEN / 2, LEN / 2, 0, "stable half");
-	CHECK(vm_bad_in(m.hva, LEN / 2, LEN / 2, 23) == -1, "stable half changed");
+	expect_node(m.hva + LEN / 2, LEN / 2, 0, "stable half");
+	CHECK(pattern_bad_in(m.hva, LEN / 2, LEN / 2, 23) == -1, "stable half changed");
 	vmhint_ctx_free(ctx);
 	munmap(m.hva, LEN);
 }
 
 int main(void)
 {
-	vm_need_two_nodes();
+	need_two_nodes();
 	pending_pages_are_dropped();
 	untrusted_unused_pages_are_copied();
 	trusted_unused_and_inhibit();

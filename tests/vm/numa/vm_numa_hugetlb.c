@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#include "vmtest.h"
+#include "testutil.h"
 
 #define HPAGE (2 * MiB)
 #define NHUGE 4
@@ -57,7 +57,7 @@ int main(void)
 	long before[2];
 	uint8_t *p;
 
-	vm_need_two_nodes();
+	need_two_nodes();
 	before[0] = pool_get(0);
 	before[1] = pool_get(1);
 	if (before[0] < 0 || !pool_set(0, NHUGE) || !pool_set(1, NHUGE)) {
@@ -67,10 +67,10 @@ int main(void)
 	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	CHECK(p != MAP_FAILED, "MAP_HUGETLB: %m");
-	vm_fill(p, LEN, 77);
-	vm_expect_node(p, LEN, 0, "first touch");
+	pattern_fill(p, LEN, 77);
+	expect_node(p, LEN, 0, "first touch");
 
-	ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
+	ctx = ctx_make_nolimit(VMHINT_MODE_SYNC, 0);
 	ro.hva = p;
 	CHECK_EQ(vmhint_region_add(ctx, &ro, NULL), 0);
 	CHECK_EQ(vmhint_region_info_get(ctx, 0, &info), 0);
@@ -81,11 +81,11 @@ int main(void)
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0 + PAGE, HPAGE, &o, &r), -EINVAL);
 
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), LEN / PAGE);
-	vm_print_result("hugetlb", &r);
+	print_numa_result("hugetlb", &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], LEN / PAGE);
 	CHECK_EQ(r.bytes_moved, LEN);
-	vm_expect_node(p, LEN, 1, "after the move");
-	CHECK(vm_first_bad(p, LEN, 77) == -1, "contents changed");
+	expect_node(p, LEN, 1, "after the move");
+	CHECK(pattern_first_bad(p, LEN, 77) == -1, "contents changed");
 
 	vmhint_ctx_free(ctx);
 	munmap(p, LEN);

@@ -7,40 +7,41 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vmtest.h"
+#include "testutil.h"
 
 #define LEN (16 * MiB)
 #define NP (LEN / PAGE)
 
-static void check_on(struct vmhint_ctx *ctx, const struct vm_mem *m, int node, const char *what)
+static void check_on(struct vmhint_ctx *ctx, const struct tmem *m, int node, const char *what)
 {
 	struct vmhint_numa_residency res = { .size = sizeof(res) };
 
-	vm_expect_node(m->hva, LEN, node, what);
-	CHECK(vm_first_bad(m->hva, LEN, 42) == -1, "%s: contents changed", what);
+	expect_node(m->hva, LEN, node, what);
+	CHECK(pattern_first_bad(m->hva, LEN, 42) == -1, "%s: contents changed", what);
 	CHECK_EQ(vmhint_numa_residency(ctx, GPA0, LEN, &res), NP);
 	CHECK_EQ(res.pages[node], NP);
 	CHECK_EQ(res.nr_nodes, node + 1);
 }
 
-static void one_kind(enum vm_kind kind)
+static void one_kind(enum tmem_kind kind)
 {
 	struct vmhint_numa_move_opts o = { .size = sizeof(o), .target_node = 1 };
 	struct vmhint_numa_result r = { .size = sizeof(r) };
-	struct vm_mem m = vm_map(kind, LEN);
-	struct vmhint_ctx *ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
+	struct tmem m = tmem_map(kind, LEN);
+	struct vmhint_ctx *ctx = ctx_make_nolimit(VMHINT_MODE_SYNC, 0);
 	struct vmhint_numa_stats st = { .size = sizeof(st) };
 	uint8_t *outcome = malloc(NP);
+	struct vmhint_region *region = NULL;
 	char what[64];
 
-	struct vmhint_region *region = vm_register(ctx, &m, GPA0);
-	vm_fill(m.hva, LEN, 42);
-	vm_expect_node(m.hva, LEN, 0, "first touch");
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, &region), 0);
+	pattern_fill(m.hva, LEN, 42);
+	expect_node(m.hva, LEN, 0, "first touch");
 
 	o.outcomes = outcome;
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
-	snprintf(what, sizeof(what), "%s to 1", vm_kind_name(kind));
-	vm_print_result(what, &r);
+	snprintf(what, sizeof(what), "%s to 1", tmem_kind_name(kind));
+	print_numa_result(what, &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], NP);
 	CHECK_EQ(r.bytes_moved, LEN);
 	for (size_t i = 0; i < NP; i++)
@@ -57,8 +58,8 @@ static void one_kind(enum vm_kind kind)
 	o.outcomes = NULL;
 	o.batch_pages = 333;
 	CHECK_EQ(vmhint_numa_move_region(ctx, region, &o, &r), NP);
-	snprintf(what, sizeof(what), "%s back to 0", vm_kind_name(kind));
-	vm_print_result(what, &r);
+	snprintf(what, sizeof(what), "%s back to 0", tmem_kind_name(kind));
+	print_numa_result(what, &r);
 	check_on(ctx, &m, 0, what);
 
 	/*
@@ -68,12 +69,12 @@ static void one_kind(enum vm_kind kind)
 	 */
 	o.target_node = 1;
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0 + 100 * PAGE, 100 * PAGE, &o, &r), 100);
-	vm_expect_node(m.hva + 100 * PAGE, 100 * PAGE, 1, "the sub-range");
-	if (kind != VM_ANON) {
-		vm_expect_node(m.hva, 100 * PAGE, 0, "before the sub-range");
-		vm_expect_node(m.hva + 200 * PAGE, LEN - 200 * PAGE, 0, "after the sub-range");
+	expect_node(m.hva + 100 * PAGE, 100 * PAGE, 1, "the sub-range");
+	if (kind != TMEM_ANON) {
+		expect_node(m.hva, 100 * PAGE, 0, "before the sub-range");
+		expect_node(m.hva + 200 * PAGE, LEN - 200 * PAGE, 0, "after the sub-range");
 	} else {
-		vm_expect_node(m.hva + 2 * MiB, LEN - 2 * MiB, 0, "after the huge page");
+		expect_node(m.hva + 2 * MiB, LEN - 2 * MiB, 0, "after the huge page");
 	}
 
 	/* The whole context. */
@@ -99,10 +100,10 @@ static void one_kind(enum vm_kind kind)
 
 int main(void)
 {
-	vm_need_two_nodes();
-	one_kind(VM_ANON_4K);
-	one_kind(VM_ANON);
-	one_kind(VM_MEMFD);
+	need_two_nodes();
+	one_kind(TMEM_ANON_4K);
+	one_kind(TMEM_ANON);
+	one_kind(TMEM_MEMFD);
 	printf("PASS\n");
 	return 0;
 }

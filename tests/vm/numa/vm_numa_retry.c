@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vmtest.h"
+#include "testutil.h"
 
 #define LEN (2 * MiB)
 #define NP (LEN / PAGE)
@@ -77,22 +77,22 @@ int main(void)
 					   .max_retries = RETRIES };
 	struct vmhint_numa_result r = { .size = sizeof(r) };
 	uint8_t outcome[NP];
-	struct vm_mem m;
+	struct tmem m;
 	struct vmhint_ctx *ctx;
 	size_t busy = 0, nomem = 0;
 
-	vm_need_two_nodes();
-	m = vm_map(VM_ANON_4K, LEN);
-	ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
-	vm_register(ctx, &m, GPA0);
-	vm_fill(m.hva, LEN, 13);
+	need_two_nodes();
+	m = tmem_map(TMEM_ANON_4K, LEN);
+	ctx = ctx_make_nolimit(VMHINT_MODE_SYNC, 0);
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, NULL), 0);
+	pattern_fill(m.hva, LEN, 13);
 	base = m.hva;
 	o.outcomes = outcome;
 
 	CHECK(vmhint_numa_move(ctx, GPA0, LEN, &o, &r) > 0, "move failed");
-	vm_print_result("retry", &r);
+	print_numa_result("retry", &r);
 	for (size_t pg = 0; pg < NP; pg++) {
-		int node = vm_node_of(m.hva + pg * PAGE);
+		int node = page_node(m.hva + pg * PAGE);
 
 		if (pg % 8 == 0) {
 			busy++;
@@ -119,7 +119,7 @@ int main(void)
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], NP - busy - nomem);
 	/* Rounds 1 and 2 retry both kinds, round 3 only the always-busy. */
 	CHECK_EQ(r.retries, NP / 8 * 2 + NP / 8 * 2 + NP / 8);
-	CHECK(vm_first_bad(m.hva, LEN, 13) == -1, "contents changed");
+	CHECK(pattern_first_bad(m.hva, LEN, 13) == -1, "contents changed");
 	base = NULL;
 	vmhint_ctx_free(ctx);
 	printf("PASS\n");

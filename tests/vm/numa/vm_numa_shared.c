@@ -11,13 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vmtest.h"
+#include "testutil.h"
 
 #define LEN (4 * MiB)
 #define NP (LEN / PAGE)
 
 /* A child that reads every page (so it maps them) and waits to be killed. */
-static pid_t sharer(const struct vm_mem *m)
+static pid_t sharer(const struct tmem *m)
 {
 	int p[2];
 	pid_t pid;
@@ -43,30 +43,30 @@ static pid_t sharer(const struct vm_mem *m)
 	return pid;
 }
 
-static void one_kind(enum vm_kind kind)
+static void one_kind(enum tmem_kind kind)
 {
 	struct vmhint_numa_move_opts o = { .size = sizeof(o), .target_node = 1 };
 	struct vmhint_numa_result r = { .size = sizeof(r) };
-	struct vm_mem m = vm_map(kind, LEN);
-	struct vmhint_ctx *ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
+	struct tmem m = tmem_map(kind, LEN);
+	struct vmhint_ctx *ctx = ctx_make_nolimit(VMHINT_MODE_SYNC, 0);
 	pid_t child;
 
-	vm_register(ctx, &m, GPA0);
-	vm_fill(m.hva, LEN, 3);
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, NULL), 0);
+	pattern_fill(m.hva, LEN, 3);
 	child = sharer(&m);
 
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), 0);
-	vm_print_result(vm_kind_name(kind), &r);
+	print_numa_result(tmem_kind_name(kind), &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_SHARED], NP);
 	CHECK_EQ(r.retries, 0); /* permanent: never retried */
-	vm_expect_node(m.hva, LEN, 0, "shared, MOVE");
+	expect_node(m.hva, LEN, 0, "shared, MOVE");
 
 	o.flags = VMHINT_NUMA_MOVE_ALL;
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
-	vm_print_result(vm_kind_name(kind), &r);
+	print_numa_result(tmem_kind_name(kind), &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], NP);
-	vm_expect_node(m.hva, LEN, 1, "shared, MOVE_ALL");
-	CHECK(vm_first_bad(m.hva, LEN, 3) == -1, "contents changed");
+	expect_node(m.hva, LEN, 1, "shared, MOVE_ALL");
+	CHECK(pattern_first_bad(m.hva, LEN, 3) == -1, "contents changed");
 
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
@@ -76,9 +76,9 @@ static void one_kind(enum vm_kind kind)
 
 int main(void)
 {
-	vm_need_two_nodes();
-	one_kind(VM_MEMFD);
-	one_kind(VM_ANON_4K);
+	need_two_nodes();
+	one_kind(TMEM_MEMFD);
+	one_kind(TMEM_ANON_4K);
 	printf("PASS\n");
 	return 0;
 }

@@ -10,13 +10,13 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 
-#include "vmtest.h"
+#include "testutil.h"
 
 #define LEN (8 * MiB)
 #define NP (LEN / PAGE)
 #define BUDGET_US 20000
 
-static struct vm_mem m;
+static struct tmem m;
 static atomic_bool stop;
 static atomic_ulong worst_ns;
 static uint64_t last_progress, max_gap;
@@ -25,10 +25,10 @@ static void *toucher(void *arg)
 {
 	while (!atomic_load(&stop)) {
 		for (size_t off = 0; off < LEN && !atomic_load(&stop); off += PAGE) {
-			uint64_t t = vm_now_ns(), d;
+			uint64_t t = mono_ns(), d;
 
 			((volatile uint8_t *)m.hva)[off + 8] ^= 1;
-			d = vm_now_ns() - t;
+			d = mono_ns() - t;
 			if (d > atomic_load(&worst_ns))
 				atomic_store(&worst_ns, d);
 		}
@@ -38,7 +38,7 @@ static void *toucher(void *arg)
 
 static int progress(void *opaque, uint64_t done, uint64_t total)
 {
-	uint64_t now = vm_now_ns();
+	uint64_t now = mono_ns();
 
 	if (last_progress && now - last_progress > max_gap)
 		max_gap = now - last_progress;
@@ -57,30 +57,30 @@ int main(void)
 	pthread_t th;
 	uint64_t t0, wall;
 
-	vm_need_two_nodes();
-	m = vm_map(VM_ANON_4K, LEN);
-	ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
-	vm_register(ctx, &m, GPA0);
-	vm_fill(m.hva, LEN, 31);
+	need_two_nodes();
+	m = tmem_map(TMEM_ANON_4K, LEN);
+	ctx = ctx_make_nolimit(VMHINT_MODE_SYNC, 0);
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, NULL), 0);
+	pattern_fill(m.hva, LEN, 31);
 
 	/* 1. The rate cap: 8 MiB at 8 MiB/s takes a second or more. */
-	t0 = vm_now_ns();
+	t0 = mono_ns();
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
-	wall = vm_now_ns() - t0;
-	vm_print_result("capped", &r);
+	wall = mono_ns() - t0;
+	print_numa_result("capped", &r);
 	printf("wall %llums, slept %llums, longest gap between batches %llums\n",
 	       (unsigned long long)wall / 1000000, (unsigned long long)r.throttle_ns / 1000000,
 	       (unsigned long long)max_gap / 1000000);
 	CHECK(wall >= 950000000ull, "8 MiB at 8 MiB/s took only %llu ms",
 	      (unsigned long long)wall / 1000000);
 	CHECK(r.throttle_ns > 0, "never slept");
-	vm_expect_node(m.hva, LEN, 1, "capped move");
+	expect_node(m.hva, LEN, 1, "capped move");
 
 	/* 2. The budget, uncapped: batches adapt to stay under it. */
 	o.max_bytes_per_sec = 0;
 	o.target_node = 0;
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
-	vm_print_result("budget", &r);
+	print_numa_result("budget", &r);
 	printf("budget %dus: longest batch %lluus, %llu of %llu batches over budget\n",
 	       BUDGET_US, (unsigned long long)r.max_batch_ns / 1000,
 	       (unsigned long long)r.batches_over_budget, (unsigned long long)r.batches);
@@ -90,8 +90,8 @@ int main(void)
 	      (unsigned long long)r.batches_over_budget, (unsigned long long)r.batches);
 	CHECK(r.max_batch_ns < 5ull * BUDGET_US * 1000, "a batch took %llu us",
 	      (unsigned long long)r.max_batch_ns / 1000);
-	vm_expect_node(m.hva, LEN, 0, "budget move");
-	CHECK(vm_first_bad(m.hva, LEN, 31) == -1, "contents changed");
+	expect_node(m.hva, LEN, 0, "budget move");
+	CHECK(pattern_first_bad(m.hva, LEN, 31) == -1, "contents changed");
 
 	/*
 	 * 3. The same with a thread touching every page meanwhile. Under TCG
@@ -106,15 +106,15 @@ int main(void)
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
 	atomic_store(&stop, true);
 	pthread_join(th, NULL);
-	vm_print_result("budget, contended", &r);
+	print_numa_result("budget, contended", &r);
 	printf("contended: longest batch %lluus, %llu of %llu over budget, worst access %lluus\n",
 	       (unsigned long long)r.max_batch_ns / 1000,
 	       (unsigned long long)r.batches_over_budget, (unsigned long long)r.batches,
 	       (unsigned long long)atomic_load(&worst_ns) / 1000);
-	vm_expect_node(m.hva, LEN, 1, "contended move");
+	expect_node(m.hva, LEN, 1, "contended move");
 	for (size_t off = 0; off < LEN; off += PAGE)
 		m.hva[off + 8] = 0;
-	CHECK(vm_first_bad(m.hva, LEN, 31) == -1, "contents changed");
+	CHECK(pattern_first_bad(m.hva, LEN, 31) == -1, "contents changed");
 	vmhint_ctx_free(ctx);
 	printf("PASS\n");
 	return 0;

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vmtest.h"
+#include "testutil.h"
 
 #define LEN (8 * MiB)
 #define NP (LEN / PAGE)
 #define NTHREADS 2
 
-static struct vm_mem m;
+static struct tmem m;
 static uint64_t last[NP];          /* outside the region */
 static atomic_bool stop;
 static atomic_ulong writes;
@@ -28,7 +28,7 @@ static void *writer(void *arg)
 
 	while (!atomic_load(&stop)) {
 		for (size_t pg = t; pg < NP; pg += NTHREADS) {
-			/* Word 1 of each page: vm_fill() uses words 0, 8, 16... */
+			/* Word 1 of each page: pattern_fill() uses words 0, 8, 16... */
 			((volatile uint64_t *)(m.hva + pg * PAGE))[1] = v;
 			last[pg] = v;
 		}
@@ -47,18 +47,18 @@ int main(void)
 	struct vmhint_ctx *ctx;
 	unsigned long before;
 
-	vm_need_two_nodes();
-	m = vm_map(VM_ANON_4K, LEN);
-	ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
-	vm_register(ctx, &m, GPA0);
-	vm_fill(m.hva, LEN, 9);
+	need_two_nodes();
+	m = tmem_map(TMEM_ANON_4K, LEN);
+	ctx = ctx_make_nolimit(VMHINT_MODE_SYNC, 0);
+	CHECK_EQ(tmem_register(ctx, &m, GPA0, NULL), 0);
+	pattern_fill(m.hva, LEN, 9);
 	for (uintptr_t t = 0; t < NTHREADS; t++)
 		CHECK_EQ(pthread_create(&th[t], NULL, writer, (void *)t), 0);
 	while (atomic_load(&writes) < 4 * NP)
 		;
 	before = atomic_load(&writes);
 	CHECK_EQ(vmhint_numa_move(ctx, GPA0, LEN, &o, &r), NP);
-	vm_print_result("writers", &r);
+	print_numa_result("writers", &r);
 	CHECK(atomic_load(&writes) > before, "the writers made no progress during the move");
 	atomic_store(&stop, true);
 	for (int t = 0; t < NTHREADS; t++)
@@ -73,9 +73,9 @@ int main(void)
 	/* The pattern, minus the word the writers own. */
 	for (size_t pg = 0; pg < NP; pg++)
 		((uint64_t *)(m.hva + pg * PAGE))[1] = 0;
-	CHECK(vm_first_bad(m.hva, LEN, 9) == -1, "pattern changed");
+	CHECK(pattern_first_bad(m.hva, LEN, 9) == -1, "pattern changed");
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], NP);
-	vm_expect_node(m.hva, LEN, 1, "after the move");
+	expect_node(m.hva, LEN, 1, "after the move");
 	vmhint_ctx_free(ctx);
 	printf("PASS\n");
 	return 0;

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * testutil.c - test memory, kernel observations, patterns and wire
- * builders shared by the libvmhint Check suites. See testutil.h.
+ * builders shared by the libvmhint Check suites and the guest programs.
+ * See testutil.h.
  */
 #include "config.h"
 
-#include <check.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <numaif.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -91,13 +93,17 @@ bool tmem_try_map(enum tmem_kind kind, size_t len, struct tmem *out)
 
 	switch (kind) {
 	case TMEM_ANON:
+	case TMEM_ANON_4K:
 	case TMEM_SHARED_ANON:
 		at = aligned_hole(len);
 		if (!at)
 			return false;
 		m.hva = mmap(at, len, PROT_READ | PROT_WRITE,
-			     (kind == TMEM_ANON ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS |
+			     (kind == TMEM_SHARED_ANON ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
 			     MAP_FIXED, -1, 0);
+		if (kind == TMEM_ANON_4K && m.hva != MAP_FAILED &&
+		    madvise(m.hva, len, MADV_NOHUGEPAGE) < 0)
+			goto fail;
 		break;
 	case TMEM_MEMFD:
 		m.fd = memfd_create("vmhint-test", MFD_CLOEXEC);
@@ -138,9 +144,20 @@ struct tmem tmem_map(enum tmem_kind kind, size_t len)
 	struct tmem m;
 
 	if (!tmem_try_map(kind, len, &m))
-		ck_abort_msg("cannot map %zu bytes of test memory kind %d: %s", len, kind,
-			     strerror(errno));
+		FAIL("cannot map %zu bytes of test memory kind %s: %s", len,
+		     tmem_kind_name(kind), strerror(errno));
 	return m;
+}
+
+const char *tmem_kind_name(enum tmem_kind kind)
+{
+	static const char *const names[] = {
+		[TMEM_ANON] = "anon", [TMEM_ANON_4K] = "anon-4k", [TMEM_MEMFD] = "memfd",
+		[TMEM_SHARED_ANON] = "shared-anon", [TMEM_FILE_PRIVATE] = "file-private",
+		[TMEM_HUGE_MEMFD] = "huge-memfd", [TMEM_HUGE_PRIVATE] = "huge-private",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "unknown";
 }
 
 void tmem_unmap(struct tmem *m)
@@ -181,7 +198,22 @@ struct vmhint_ctx *ctx_make(enum vmhint_mode mode, uint32_t flags, uint32_t max_
 	struct vmhint_ctx *ctx = NULL;
 	int ret = vmhint_ctx_new(&o, &ctx);
 
-	ck_assert_msg(ret == 0 && ctx, "vmhint_ctx_new failed: %d", ret);
+	CHECK(ret == 0 && ctx, "vmhint_ctx_new failed: %d", ret);
+	return ctx;
+}
+
+struct vmhint_ctx *ctx_make_nolimit(enum vmhint_mode mode, uint32_t flags)
+{
+	struct vmhint_ctx_opts o = {
+		.size = sizeof(o),
+		.mode = mode,
+		.flags = flags,
+		.lazy_max_pending = 1ULL << 40,
+	};
+	struct vmhint_ctx *ctx = NULL;
+	int ret = vmhint_ctx_new(&o, &ctx);
+
+	CHECK(ret == 0 && ctx, "vmhint_ctx_new failed: %d", ret);
 	return ctx;
 }
 
@@ -199,17 +231,17 @@ void pattern_fill(void *p, size_t len, uint32_t seed)
 	uint64_t *w = p;
 
 	for (uint64_t pg = 0; pg < len / PAGE; pg++)
-		for (uint64_t i = 0; i < PAGE / 8; i++)
-			*w++ = pattern_word(seed, pg, i);
+		for (uint64_t i = 0; i < PAGE / 8; i += PATTERN_STRIDE)
+			w[pg * (PAGE / 8) + i] = pattern_word(seed, pg, i);
 }
 
 long pattern_bad_in(const void *base, size_t off, size_t len, uint32_t seed)
 {
-	const uint64_t *w = (const uint64_t *)((const uint8_t *)base + off);
+	const uint64_t *w = base;
 
 	for (uint64_t pg = off / PAGE; pg < (off + len) / PAGE; pg++)
-		for (uint64_t i = 0; i < PAGE / 8; i++)
-			if (*w++ != pattern_word(seed, pg, i))
+		for (uint64_t i = 0; i < PAGE / 8; i += PATTERN_STRIDE)
+			if (w[pg * (PAGE / 8) + i] != pattern_word(seed, pg, i))
 				return (long)pg;
 	return -1;
 }
@@ -223,7 +255,7 @@ void pattern_fill_page(void *base, uint64_t page, uint32_t seed)
 {
 	uint64_t *w = (uint64_t *)((uint8_t *)base + page * PAGE);
 
-	for (uint64_t i = 0; i < PAGE / 8; i++)
+	for (uint64_t i = 0; i < PAGE / 8; i += PATTERN_STRIDE)
 		w[i] = pattern_word(seed, page, i);
 }
 
@@ -247,8 +279,8 @@ size_t resident_pages(const void *p, size_t len)
 	size_t n = len / PAGE, count = 0;
 	unsigned char *vec = malloc(n);
 
-	ck_assert_ptr_nonnull(vec);
-	ck_assert_msg(mincore((void *)p, len, vec) == 0, "mincore: %s", strerror(errno));
+	CHECK(vec, "out of memory");
+	CHECK(mincore((void *)p, len, vec) == 0, "mincore: %s", strerror(errno));
 	for (size_t i = 0; i < n; i++)
 		count += vec[i] & 1;
 	free(vec);
@@ -269,7 +301,7 @@ uint64_t smaps_kb(const void *mapping, const char *field)
 	uint64_t val = UINT64_MAX;
 	size_t flen = strlen(field);
 
-	ck_assert_ptr_nonnull(f);
+	CHECK(f, "/proc/self/smaps: %s", strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		uintptr_t lo, hi;
 
@@ -284,7 +316,7 @@ uint64_t smaps_kb(const void *mapping, const char *field)
 		}
 	}
 	fclose(f);
-	ck_assert_msg(val != UINT64_MAX, "no %s for mapping %p in smaps", field, mapping);
+	CHECK(val != UINT64_MAX, "no %s for mapping %p in smaps", field, mapping);
 	return val;
 }
 
@@ -292,7 +324,7 @@ uint64_t fd_bytes_allocated(int fd)
 {
 	struct stat st;
 
-	ck_assert_int_eq(fstat(fd, &st), 0);
+	CHECK(fstat(fd, &st) == 0, "fstat: %s", strerror(errno));
 	return (uint64_t)st.st_blocks * 512;
 }
 
@@ -310,7 +342,7 @@ struct vmhint_stats stats_of(struct vmhint_ctx *ctx)
 {
 	struct vmhint_stats st = { .size = sizeof(st) };
 
-	ck_assert_int_eq(vmhint_stats_get(ctx, &st), 0);
+	CHECK_EQ(vmhint_stats_get(ctx, &st), 0);
 	return st;
 }
 
@@ -348,7 +380,7 @@ unsigned long huge_pool_free(void)
 {
 	long v = read_long(FREE_HUGEPAGES);
 
-	ck_assert_msg(v >= 0, "cannot read " FREE_HUGEPAGES);
+	CHECK(v >= 0, "cannot read " FREE_HUGEPAGES);
 	return (unsigned long)v;
 }
 
@@ -410,7 +442,7 @@ void *wire_build(uint16_t op, uint16_t flags, uint32_t nr_claimed,
 	size_t size = sizeof(req) + (size_t)nr_given * sizeof(struct vmhint_wire_range);
 	uint8_t *buf = malloc(size ? size : 1);
 
-	ck_assert_ptr_nonnull(buf);
+	CHECK(buf, "out of memory");
 	memcpy(buf, &req, sizeof(req));
 	for (uint32_t i = 0; i < nr_given; i++) {
 		struct vmhint_wire_range w = {
@@ -457,6 +489,65 @@ void shuffle_u64(uint64_t *v, size_t n, uint64_t *state)
 	}
 }
 
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --- NUMA ---------------------------------------------------------------- */
+
+void need_two_nodes(void)
+{
+	unsigned long node0 = 1;
+	uint64_t nodes = 0;
+	int err = vmhint_numa_nodes(&nodes);
+
+	if (err || (nodes & 3) != 3) {
+		printf("SKIP: needs host nodes 0 and 1 with memory (mask 0x%llx, err %d): "
+		       "run in tests/vm/run-vm --nodes 2\n", (unsigned long long)nodes, err);
+		exit(77);
+	}
+	/* First touch on node 0 whichever vCPU we run on; mbind()s still win. */
+	CHECK(set_mempolicy(MPOL_PREFERRED, &node0, 2) == 0, "set_mempolicy: %s",
+	      strerror(errno));
+}
+
+int page_node(const void *p)
+{
+	void *addr = (void *)p;
+	int status = -1;
+
+	CHECK(move_pages(0, 1, &addr, NULL, &status, 0) == 0, "move_pages query: %s",
+	      strerror(errno));
+	return status;
+}
+
+void expect_node(const void *p, size_t len, int node, const char *what)
+{
+	for (size_t off = 0; off < len; off += PAGE) {
+		int n = page_node((const uint8_t *)p + off);
+
+		CHECK(n == node, "%s: page %zu is on node %d, expected %d", what, off / PAGE, n,
+		      node);
+	}
+}
+
+void print_numa_result(const char *what, const struct vmhint_numa_result *r)
+{
+	printf("%s:", what);
+	for (int i = 0; i < VMHINT_NUMA_NR_OUTCOMES; i++)
+		if (r->pages[i])
+			printf(" %s=%llu", vmhint_numa_outcome_name(i),
+			       (unsigned long long)r->pages[i]);
+	printf(" retries=%llu batches=%llu max_batch=%lluus time=%llums\n",
+	       (unsigned long long)r->retries, (unsigned long long)r->batches,
+	       (unsigned long long)r->max_batch_ns / 1000, (unsigned long long)r->time_ns / 1000000);
+}
+
+#ifndef TESTUTIL_STANDALONE
 int run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
@@ -467,3 +558,4 @@ int run_suite(Suite *s)
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+#endif

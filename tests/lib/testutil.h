@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * testutil.h - what every libvmhint test needs: guest-RAM-like mappings of
- * each backing kind, ways to see what the kernel really did (mincore,
- * smaps, st_blocks, the huge page pool), page patterns to prove contents
- * survived, and wire request builders.
+ * testutil.h - what every libvmhint test needs, on the host (the Check
+ * suites, tests/test_*.c) and inside a TCG guest (the static programs of
+ * tests/vm/numa): guest-RAM-like mappings of each backing kind, ways to see
+ * what the kernel really did (mincore, smaps, st_blocks, the huge page
+ * pool, the node of a page), page patterns to prove contents survived, and
+ * wire request builders.
  *
- * Helpers abort the test (ck_abort) when the *machine* misbehaves, so that
- * a test never goes on measuring garbage.
+ * Built two ways from the same source: with Check (the default), a failed
+ * CHECK() is ck_abort_msg(); with -DTESTUTIL_STANDALONE (the guest has no
+ * libraries but the static ones we link), it prints "FAIL file:line: why"
+ * and exits 1. Either way a test exits 77 to say it was skipped, with one
+ * line of why.
+ *
+ * Helpers fail the test when the *machine* misbehaves, so that a test never
+ * goes on measuring garbage.
  */
 #ifndef VMHINT_TESTUTIL_H
 #define VMHINT_TESTUTIL_H
@@ -14,16 +22,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
-#include <check.h>
 #include <vmhint.h>
+
+#ifdef TESTUTIL_STANDALONE
+#define FAIL(...) do { printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); \
+		       printf("\n"); exit(1); } while (0)
+#else
+#include <check.h>
+#define FAIL(...) ck_abort_msg(__VA_ARGS__)
+#endif
+#define CHECK(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
+#define CHECK_EQ(a, b) do { long long _a = (long long)(a), _b = (long long)(b); \
+			    if (_a != _b) FAIL("%s == %lld, expected %s == %lld", #a, _a, #b, _b); \
+			  } while (0)
 
 #define PAGE 4096UL
 #define HUGE_2M (2UL << 20)
 #define MiB (1UL << 20)
+/* Where the tests put guest RAM: above 4 GiB, like QEMU's high RAM. */
+#define GPA0 0x100000000ULL
 
 enum tmem_kind {
-	TMEM_ANON,           /* MAP_PRIVATE | MAP_ANONYMOUS */
+	TMEM_ANON,           /* MAP_PRIVATE | MAP_ANONYMOUS; THP as the kernel decides */
+	TMEM_ANON_4K,        /* the same with MADV_NOHUGEPAGE: 4 KiB pages only */
 	TMEM_MEMFD,          /* memfd, MAP_SHARED, registered with its fd */
 	TMEM_SHARED_ANON,    /* MAP_SHARED | MAP_ANONYMOUS, no fd: MADV_REMOVE */
 	TMEM_FILE_PRIVATE,   /* a real file mapped MAP_PRIVATE */
@@ -45,14 +69,29 @@ struct tmem tmem_map(enum tmem_kind kind, size_t len);
 /* Like tmem_map() but may fail (returns false): for huge pages. */
 bool tmem_try_map(enum tmem_kind kind, size_t len, struct tmem *out);
 void tmem_unmap(struct tmem *m);
+/* "anon", "anon-4k", "memfd"... for messages. */
+const char *tmem_kind_name(enum tmem_kind kind);
 
 /* Register @m at guest-physical @gpa; returns vmhint_region_add()'s result. */
 int tmem_register(struct vmhint_ctx *ctx, const struct tmem *m, uint64_t gpa,
 		  struct vmhint_region **out);
 /* A context with @mode/@flags/@max_ranges (0: default); ck_abort()s on failure. */
 struct vmhint_ctx *ctx_make(enum vmhint_mode mode, uint32_t flags, uint32_t max_ranges);
+/* The same, but lazy mode never flushes by itself (1 TiB may be pending). */
+struct vmhint_ctx *ctx_make_nolimit(enum vmhint_mode mode, uint32_t flags);
 
-/* Page patterns: each 4 KiB page gets bytes derived from (seed, page index). */
+/*
+ * Page patterns: each 4 KiB page gets words derived from (seed, page index).
+ * PATTERN_STRIDE: the words of a page a pattern covers. Every word on the
+ * host; every 8th in the guest, where filling under TCG is slow and
+ * vm_numa_writers writes into the words in between.
+ */
+#ifdef TESTUTIL_STANDALONE
+#define PATTERN_STRIDE 8
+#else
+#define PATTERN_STRIDE 1
+#endif
+
 void pattern_fill(void *p, size_t len, uint32_t seed);
 /* Index of the first page of [p, p+len) that does not hold its pattern, or -1. */
 long pattern_first_bad(const void *p, size_t len, uint32_t seed);
@@ -88,8 +127,24 @@ void *wire_build(uint16_t op, uint16_t flags, uint32_t nr_claimed,
 int wire_send(struct vmhint_ctx *ctx, enum vmhint_op op, const struct vmhint_range *ranges,
 	      uint32_t nr, struct vmhint_wire_resp *resp);
 
+#ifndef TESTUTIL_STANDALONE
 /* Run @s and return main()'s exit status (0 all passed, 1 some failed). */
 int run_suite(Suite *s);
+#endif
+
+/* NUMA, as the kernel sees it (move_pages(2) asked page by page). */
+/* Exit 77 unless nodes 0 and 1 have memory (a two-node guest: tests/vm);
+ * then first touch goes to node 0 whichever vCPU runs us. */
+void need_two_nodes(void);
+/* The node of the page at @p, or -errno if it has none. */
+int page_node(const void *p);
+/* Fail unless every page of [p, p + len) is on @node. */
+void expect_node(const void *p, size_t len, int node, const char *what);
+/* One line: the outcomes, retries, batches and time of a move. */
+void print_numa_result(const char *what, const struct vmhint_numa_result *r);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t mono_ns(void);
 
 /* Small deterministic PRNG (xorshift64*), so failures reproduce. */
 uint64_t rng_next(uint64_t *state);
