@@ -18,8 +18,10 @@ host:sys util'
 
 objs=
 for layer in util sys core numa dedupe host; do
-	# libtool puts PIC objects in .libs/; a static-only build leaves them beside.
-	for o in "$lib/$layer"/.libs/*.o "$lib/$layer"/*.o; do
+	# libtool puts PIC objects in .libs/; a static-only build leaves them
+	# beside. Only libvmhint.la's: other targets (the guest programs'
+	# static copy) build the same sources under other names, maybe stale.
+	for o in "$lib/$layer"/.libs/libvmhint_la-*.o "$lib/$layer"/libvmhint_la-*.o; do
 		[ -f "$o" ] && objs="$objs $o"
 	done
 done
