@@ -19,6 +19,6 @@ flags=(-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 libs=$(pkg-config --libs numa libxxhash 2>/dev/null || echo "-lnuma -lxxhash")
 # shellcheck disable=SC2086
 "$cc" "${flags[@]}" -DVMHINT_BUILDING_LIB -I"$out" -I"$top/include" -I"$top/src/lib" \
-	"$top"/src/lib/*.c "$top/fuzz/fuzz_wire.c" -o "$out/fuzz_wire" $libs -lpthread
+	"$top"/src/lib/*/*.c "$top/fuzz/fuzz_wire.c" -o "$out/fuzz_wire" $libs -lpthread
 "$top/fuzz/gen-seeds.sh" "$out/seeds"
 echo "fuzz/build.sh: $out/fuzz_wire, seeds in $out/seeds"

@@ -10,7 +10,11 @@
  *   vmhint/wire.h     the virtio-hint wire format and its parser
  *   vmhint/stats.h    counters
  *   vmhint/numa.h     NUMA placement: residency, moves, policies
- *   vmhint/dedupe.h   dedupe: fingerprints, cross-VM estimate, KSM, zero reclaim
+ *   vmhint/dedupe.h   dedupe: fingerprints, cross-VM estimate, KSM marking, zero reclaim
+ *   vmhint/version.h  VMHINT_VERSION_* and VMHINT_CHECK_VERSION()
+ *
+ * Not included here: vmhint/ksm.h, the host-wide KSM knobs and bursts, for
+ * the one privileged process per host that owns them.
  *
  * See libvmhint(3) and vmhint-wire(7).
  */

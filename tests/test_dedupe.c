@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmhint/ksm.h>
+
 #include "testutil.h"
 
 static struct vmhint_ksm_knobs suite_knobs = { .size = sizeof(suite_knobs) };
@@ -117,7 +119,7 @@ static struct vmhint_dedupe_stats dstats(struct vmhint_dedupe *d)
 {
 	struct vmhint_dedupe_stats st = { .size = sizeof(st) };
 
-	ck_assert_int_eq(vmhint_dedupe_get_stats(d, &st), 0);
+	ck_assert_int_eq(vmhint_dedupe_stats_get(d, &st), 0);
 	return st;
 }
 
@@ -222,8 +224,8 @@ START_TEST(cross_vm_needs_opt_in)
 	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
 	struct tmem m = tmem_map(TMEM_ANON, 2 * MiB);
 	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .nr_slots = 2,
-					       .slot_capacity = 1024, .create = true,
-					       .gid = (gid_t)-1 };
+					       .slot_capacity = 1024,
+					       .flags = VMHINT_DEDUPE_TABLE_CREATE };
 	struct vmhint_dedupe_table *t;
 	struct vmhint_region *r;
 	struct vmhint_dedupe *d;
@@ -236,7 +238,7 @@ START_TEST(cross_vm_needs_opt_in)
 	ck_assert_int_eq(vmhint_dedupe_table_open(name, &to, &t), 0);
 	ck_assert_int_eq(vmhint_dedupe_scan(d, 0), 512);
 	ck_assert_int_eq(vmhint_dedupe_publish(d, t), -EPERM);
-	ck_assert_int_eq(vmhint_ksm_mark(d, NULL), -EPERM);
+	ck_assert_int_eq(vmhint_dedupe_mark(d, NULL), -EPERM);
 	ck_assert_msg(smaps_kb(m.hva, "KSM:") == 0, "region marked anyway");
 	vmhint_dedupe_table_close(t);
 	ck_assert_int_eq(vmhint_dedupe_table_unlink(name), 0);
@@ -251,8 +253,8 @@ END_TEST
 START_TEST(table_mode_and_hostile_slots)
 {
 	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .nr_slots = 4,
-					       .slot_capacity = 64, .create = true,
-					       .gid = (gid_t)-1 };
+					       .slot_capacity = 64,
+					       .flags = VMHINT_DEDUPE_TABLE_CREATE };
 	struct vmhint_dedupe_saving s = { .size = sizeof(s) };
 	struct vmhint_dedupe_estimate *e;
 	struct vmhint_dedupe_table *t;
@@ -288,6 +290,7 @@ START_TEST(table_mode_and_hostile_slots)
 	ck_assert_int_eq(vmhint_dedupe_table_unlink(name), 0);
 	/* A group table: 0660 and that group, whatever the umask (root may pick any group). */
 	if (geteuid() == 0) {
+		to.flags |= VMHINT_DEDUPE_TABLE_GROUP;
 		to.gid = 65534;
 		umask(077);
 		ck_assert_int_eq(vmhint_dedupe_table_open(name, &to, &t), 0);
@@ -300,7 +303,7 @@ START_TEST(table_mode_and_hostile_slots)
 	}
 	/* A bad name, a missing table. */
 	ck_assert_int_eq(vmhint_dedupe_table_open("no-slash", &to, &t), -EINVAL);
-	to.create = false;
+	to.flags = 0;
 	ck_assert_int_eq(vmhint_dedupe_table_open(name, &to, &t), -ENOENT);
 }
 END_TEST
@@ -318,7 +321,7 @@ struct vm_child {
 /* One "VM": an image, a dedupe handle, a published slot, a KSM mark. */
 static void vm_child_main(struct vm_child *c, int vm, const char *table)
 {
-	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .gid = (gid_t)-1 };
+	struct vmhint_dedupe_table_opts to = { .size = sizeof(to) };
 	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
 	struct tmem m = tmem_map(TMEM_ANON, VM_BYTES);
 	struct vmhint_dedupe_table *t;
@@ -333,7 +336,7 @@ static void vm_child_main(struct vm_child *c, int vm, const char *table)
 		_exit(2);
 	d = dedupe_on(ctx, r, VMHINT_DEDUPE_CROSS_VM);
 	if (vmhint_dedupe_scan_pass(d) > 0 && vmhint_dedupe_publish(d, t) > 0 &&
-	    vmhint_ksm_mark(d, NULL) == 1)
+	    vmhint_dedupe_mark(d, NULL) == 1)
 		ret = 0;
 	b = (char)ret;
 	if (write(c->ready[1], &b, 1) != 1)
@@ -423,7 +426,7 @@ static pid_t foreign_mergeable(const struct vm_child *c, int n)
 			continue;
 		for (i = 0; i < n && c[i].pid != pid; i++)
 			;
-		if (i == n && !vmhint_ksm_process_get(pid, &p) && (p.mergeable || p.merge_any))
+		if (i == n && !vmhint_ksm_process_get(pid, &p) && (p.flags & (VMHINT_KSM_PROCESS_MERGEABLE | VMHINT_KSM_PROCESS_MERGE_ANY)))
 			found = pid;
 	}
 	if (dir)
@@ -460,8 +463,8 @@ static bool within(uint64_t got, uint64_t want, double frac)
 START_TEST(estimate_matches_ksm)
 {
 	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .nr_slots = 8,
-					       .slot_capacity = 1 << 16, .create = true,
-					       .gid = (gid_t)-1 };
+					       .slot_capacity = 1 << 16,
+					       .flags = VMHINT_DEDUPE_TABLE_CREATE };
 	struct vmhint_dedupe_estimate_opts eo = { .size = sizeof(eo),
 						  .zero_mode = VMHINT_DEDUPE_ZERO_KSM_PAGE };
 	struct vmhint_ksm_burst_opts bo = { .size = sizeof(bo), .pages_to_scan = 4096,
@@ -564,7 +567,7 @@ START_TEST(dense_marking_bounds_vmas)
 {
 	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
 	struct tmem m = tmem_map(TMEM_ANON, 64 * MiB);
-	struct vmhint_ksm_mark_opts mo = { .size = sizeof(mo), .mode = VMHINT_KSM_MARK_DENSE,
+	struct vmhint_dedupe_mark_opts mo = { .size = sizeof(mo), .mode = VMHINT_DEDUPE_MARK_DENSE,
 					   .chunk_bytes = 2 * MiB, .min_percent = 50,
 					   .max_ranges = 3 };
 	struct vmhint_region *r;
@@ -586,9 +589,9 @@ START_TEST(dense_marking_bounds_vmas)
 			memset(m.hva + i * 2 * MiB, 0, 2 * MiB);
 	}
 	d = dedupe_on(ctx, r, VMHINT_DEDUPE_CROSS_VM);
-	ck_assert_int_eq(vmhint_ksm_mark(d, &mo), -EAGAIN);
+	ck_assert_int_eq(vmhint_dedupe_mark(d, &mo), -EAGAIN);
 	vmhint_dedupe_scan(d, 0);
-	ck_assert_int_eq(vmhint_ksm_mark(d, &mo), 3);
+	ck_assert_int_eq(vmhint_dedupe_mark(d, &mo), 3);
 	/* Count the mapping's VMAs and the mergeable ones. */
 	f = fopen("/proc/self/smaps", "r");
 	ck_assert_ptr_nonnull(f);

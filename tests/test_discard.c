@@ -114,7 +114,7 @@ START_TEST(anon_stable_hints_state)
 	for (size_t i = 0; i < NR_SCATTERED; i++)
 		ck_assert_int_eq(vmhint_page_state(ctx, r[i].gpa), VMHINT_PAGE_UNUSED);
 	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA + 4 * PAGE), VMHINT_PAGE_STABLE);
-	ck_assert_int_eq(vmhint_region_get_info(ctx, 0, &info), 0);
+	ck_assert_int_eq(vmhint_region_info_get(ctx, 0, &info), 0);
 	ck_assert_uint_eq(info.unused_bytes, NR_SCATTERED * PAGE);
 
 	/*
@@ -130,7 +130,7 @@ START_TEST(anon_stable_hints_state)
 		ck_assert_int_eq(vmhint_page_state(ctx, r[i].gpa), VMHINT_PAGE_STABLE);
 		pattern_fill_page(m.hva, scattered[i], SEED);
 	}
-	ck_assert_int_eq(vmhint_region_get_info(ctx, 0, &info), 0);
+	ck_assert_int_eq(vmhint_region_info_get(ctx, 0, &info), 0);
 	ck_assert_uint_eq(info.unused_bytes, 0);
 	ck_assert_int_eq(pattern_first_bad(m.hva, m.len, SEED), -1);
 	vmhint_ctx_free(ctx);
@@ -387,7 +387,7 @@ START_TEST(memfd_pending_cancel_flush)
 	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA + 31 * PAGE), VMHINT_PAGE_PENDING);
 	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA + 32 * PAGE), VMHINT_PAGE_STABLE);
 	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 32 * PAGE);
-	ck_assert_int_eq(vmhint_region_get_info(ctx, 0, &info), 0);
+	ck_assert_int_eq(vmhint_region_info_get(ctx, 0, &info), 0);
 	ck_assert_uint_eq(info.pending_bytes, 32 * PAGE);
 
 	/* the guest takes pages 8..15 back before the flush */
@@ -457,16 +457,19 @@ END_TEST
 START_TEST(pending_dropped_on_mode_free_remove)
 {
 	struct vmhint_ctx *ctx = lazy_stable_ctx(0);
-	struct tmem m = ram_map(TMEM_MEMFD, ctx);
+	struct tmem m = tmem_map(TMEM_MEMFD, 4 * MiB);
 	struct vmhint_region *r;
 
+	pattern_fill(m.hva, m.len, SEED);
+	ck_assert_int_eq(tmem_register(ctx, &m, RAM_GPA, &r), 0);
+
 	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 4 * PAGE), 0);
-	ck_assert_int_eq(vmhint_ctx_set_mode(ctx, VMHINT_MODE_SYNC), 0);
+	ck_assert_int_eq(vmhint_ctx_mode_set(ctx, VMHINT_MODE_SYNC), 0);
 	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - 4 * PAGE);
-	ck_assert_int_eq(vmhint_ctx_set_mode(ctx, VMHINT_MODE_LAZY), 0);
+	ck_assert_int_eq(vmhint_ctx_mode_set(ctx, VMHINT_MODE_LAZY), 0);
 
 	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA + MiB, 4 * PAGE), 0);
-	r = vmhint_region_find(ctx, RAM_GPA);
+	ck_assert_int_eq(vmhint_region_find(ctx, RAM_GPA, NULL), 0);
 	ck_assert_int_eq(vmhint_region_remove(ctx, r), 0);
 	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len - 8 * PAGE);
 
@@ -562,13 +565,13 @@ START_TEST(clearing_stable_hints_forgets_states)
 
 	ck_assert_int_ge(vmhint_hint(ctx, VMHINT_OP_UNUSED, RAM_GPA, 16 * PAGE), 0);
 	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_PENDING);
-	ck_assert_int_eq(vmhint_ctx_set_flags(ctx, 0), 0);
+	ck_assert_int_eq(vmhint_ctx_flags_set(ctx, 0), 0);
 	ck_assert_int_eq(vmhint_page_state(ctx, RAM_GPA), VMHINT_PAGE_STABLE);
 	ck_assert_uint_eq(stats_of(ctx).pending_bytes, 0);
 	/* the new guest reuses the pages at once */
 	pattern_fill(m.hva, 16 * PAGE, 31);
 	ck_assert_int_ge(vmhint_flush(ctx), 0);
-	ck_assert_int_ge(vmhint_ctx_set_mode(ctx, VMHINT_MODE_SYNC), 0);
+	ck_assert_int_ge(vmhint_ctx_mode_set(ctx, VMHINT_MODE_SYNC), 0);
 	ck_assert_int_eq(pattern_first_bad(m.hva, 16 * PAGE, 31), -1);
 	ck_assert_uint_eq(fd_bytes_allocated(m.fd), m.len);
 	vmhint_ctx_free(ctx);

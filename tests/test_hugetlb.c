@@ -82,10 +82,10 @@ static void check_detect(enum tmem_kind kind, enum vmhint_backing want)
 	struct huge_guest g;
 
 	huge_boot(&g, kind, VMHINT_MODE_SYNC, 0);
-	ck_assert_int_eq(vmhint_region_get_info(g.ctx, 0, &info), 0);
+	ck_assert_int_eq(vmhint_region_info_get(g.ctx, 0, &info), 0);
 	ck_assert_msg(info.backing == want, "detected %s", vmhint_backing_name(info.backing));
 	ck_assert_uint_eq(info.page_size, HUGE_2M);
-	ck_assert_int_eq(vmhint_wire_get_config(g.ctx, &cfg), 0);
+	ck_assert_int_eq(vmhint_wire_config_get(g.ctx, &cfg), 0);
 	ck_assert_uint_eq(le32toh(cfg.page_size), HUGE_2M);
 	huge_halt(&g);
 }
@@ -121,7 +121,7 @@ static void accumulate_case(enum tmem_kind kind, int method)
 		ck_assert_uint_eq(st.huge_pages_completed, 0);
 		ck_assert_uint_eq(st.bytes_dropped_total, 0);
 	}
-	ck_assert_int_eq(vmhint_region_get_info(g.ctx, 0, &info), 0);
+	ck_assert_int_eq(vmhint_region_info_get(g.ctx, 0, &info), 0);
 	ck_assert_uint_eq(info.partial_huge_pages, 1);
 	/* not dropped yet: every part still holds its data */
 	ck_assert_int_eq(pattern_first_bad(g.m.hva, g.m.len, SEED), -1);
@@ -303,7 +303,7 @@ START_TEST(clearing_stable_hints_forgets_partials)
 	free0 = huge_pool_free();
 	ck_assert_int_ge(vmhint_hint(g.ctx, VMHINT_OP_UNUSED, RAM_GPA, HUGE_2M - PAGE), 0);
 	ck_assert_uint_eq(stats_of(g.ctx).huge_pages_partial, 1);
-	ck_assert_int_eq(vmhint_ctx_set_flags(g.ctx, 0), 0);
+	ck_assert_int_eq(vmhint_ctx_flags_set(g.ctx, 0), 0);
 	ck_assert_uint_eq(stats_of(g.ctx).huge_pages_partial, 0);
 	pattern_fill(g.m.hva, HUGE_2M - PAGE, 44);
 	ck_assert_int_ge(vmhint_hint(g.ctx, VMHINT_OP_UNUSED, RAM_GPA + HUGE_2M - PAGE, PAGE), 0);

@@ -198,7 +198,7 @@ static void *chaos_thread(void *arg)
 		/* With STABLE hints the guest never relies on the mode: leaving
 		 * lazy mode flushes, entering it defers, both stay safe. */
 		if (s->flusher && i % 16 == 5 &&
-		    vmhint_ctx_set_mode(s->ctx, i % 32 == 5 ? VMHINT_MODE_SYNC : VMHINT_MODE_LAZY))
+		    vmhint_ctx_mode_set(s->ctx, i % 32 == 5 ? VMHINT_MODE_SYNC : VMHINT_MODE_LAZY))
 			atomic_fetch_add(&s->bad_status, 1);
 		stats_of(s->ctx);
 		if (i++ % 8 == 0) {

@@ -15,7 +15,7 @@ for t in test_stress test_stats; do
 	# shellcheck disable=SC2086
 	clang -g -O1 -std=gnu11 -fsanitize=thread -DVMHINT_BUILDING_LIB \
 		-I"$out" -I"$top/include" -I"$top/src/lib" $(pkg-config --cflags check) \
-		"$top"/src/lib/*.c "$top/tests/$t.c" "$top/tests/testutil.c" \
+		"$top"/src/lib/*/*.c "$top/tests/$t.c" "$top/tests/testutil.c" \
 		-o "$out/$t" $libs -lpthread
 done
 

@@ -7,14 +7,28 @@
  *    value on failure; errno is never the channel for errors;
  *  - the library never prints, exits or aborts: it reports through the log
  *    callback given in struct vmhint_ctx_opts;
- *  - option and result structs start with a size field that the caller sets
- *    to sizeof(struct ...), so the structs can grow without breaking the ABI.
+ *  - option and result structs follow one size rule, so they can grow
+ *    without breaking the ABI (libvmhint(3), "STRUCT SIZES"):
+ *      - the first field is `uint32_t size`, which the caller sets to
+ *        sizeof(struct ...) as its header declares it;
+ *      - every field has a fixed width (no bool, enum, size_t, pid_t) and
+ *        the structs have no implicit padding; size is at least 8 and a
+ *        multiple of 8, so it never ends inside a field (else -EINVAL);
+ *      - in an option struct, fields past @size (an older caller) take
+ *        their defaults: zero, unless the field's comment names another
+ *        (struct vmhint_region_opts' fd: -1); bytes past
+ *        the library's own sizeof (a newer caller) must be zero (else
+ *        -E2BIG), as the kernel's copy_struct_from_user() rules;
+ *      - into a result struct the library writes min(size, its sizeof)
+ *        bytes and zeroes the caller's bytes beyond its sizeof; it never
+ *        writes past @size.
  */
 #ifndef VMHINT_COMMON_H
 #define VMHINT_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <vmhint/version.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,7 +72,8 @@ enum vmhint_log_level {
 typedef void (*vmhint_log_fn)(void *opaque, int level, const char *msg);
 
 /**
- * vmhint_version() - the library's version string, e.g. "0.1.0".
+ * vmhint_version() - the version of the library running, e.g. "0.2.0",
+ * which may be newer than the VMHINT_VERSION a program was built with.
  */
 VMHINT_EXPORT const char *vmhint_version(void);
 

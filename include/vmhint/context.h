@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-/* When a hinted-unused page is dropped (DESIGN.md section 2). */
+/* When a hinted-unused page is dropped (docs/architecture.md, "Page states"). */
 enum vmhint_mode {
 	/*
 	 * Drop before the request completes. Safe for every backing: the
@@ -40,15 +40,16 @@ enum vmhint_mode {
 #define VMHINT_CTX_NO_PROCESS_MADVISE (1u << 2) /* never batch with process_madvise */
 
 struct vmhint_ctx_opts {
-	size_t size;            /* sizeof(struct vmhint_ctx_opts) */
-	enum vmhint_mode mode;
+	uint32_t size;          /* sizeof(struct vmhint_ctx_opts) */
+	uint32_t mode;          /* enum vmhint_mode */
 	uint32_t flags;         /* VMHINT_CTX_* */
 	uint32_t max_ranges;    /* ranges per wire request; 0: VMHINT_WIRE_MAX_RANGES_DEFAULT */
 	/* Lazy mode: flush by itself once this many bytes are PENDING; 0: 64 MiB. */
 	uint64_t lazy_max_pending;
 	vmhint_log_fn log;      /* NULL: messages are dropped */
 	void *log_opaque;
-	int log_level;          /* highest level passed to log; 0: VMHINT_LOG_INFO */
+	int32_t log_level;      /* highest level passed to log; 0: VMHINT_LOG_INFO */
+	uint32_t _pad0;         /* must be 0 */
 };
 
 /**
@@ -56,7 +57,8 @@ struct vmhint_ctx_opts {
  * @opts: options, or NULL for the defaults (sync mode, no log)
  * @out:  receives the new context
  *
- * Return: 0, -EINVAL for bad options, -ENOMEM.
+ * Return: 0, -EINVAL for bad options, -E2BIG for a newer struct with
+ * options this library does not know, -ENOMEM.
  */
 VMHINT_EXPORT VMHINT_MUST_CHECK int
 vmhint_ctx_new(const struct vmhint_ctx_opts *opts, struct vmhint_ctx **out);
@@ -68,22 +70,22 @@ vmhint_ctx_new(const struct vmhint_ctx_opts *opts, struct vmhint_ctx **out);
 VMHINT_EXPORT void vmhint_ctx_free(struct vmhint_ctx *ctx);
 
 /**
- * vmhint_ctx_set_mode() - change the discard mode at run time. Leaving lazy
+ * vmhint_ctx_mode_set() - change the discard mode at run time. Leaving lazy
  * mode flushes what is PENDING first.
  *
  * Return: 0 or -EINVAL.
  */
-VMHINT_EXPORT int vmhint_ctx_set_mode(struct vmhint_ctx *ctx, enum vmhint_mode mode);
+VMHINT_EXPORT int vmhint_ctx_mode_set(struct vmhint_ctx *ctx, enum vmhint_mode mode);
 
 /**
- * vmhint_ctx_set_flags() - replace the VMHINT_CTX_* flags, e.g. once the
+ * vmhint_ctx_flags_set() - replace the VMHINT_CTX_* flags, e.g. once the
  * guest driver has negotiated explicit STABLE hints. Clearing
  * VMHINT_CTX_GUEST_STABLE_HINTS (a device reset) first drops what is
  * PENDING, then forgets every UNUSED state and partial huge page.
  *
  * Return: 0 or -EINVAL for unknown flags.
  */
-VMHINT_EXPORT int vmhint_ctx_set_flags(struct vmhint_ctx *ctx, uint32_t flags);
+VMHINT_EXPORT int vmhint_ctx_flags_set(struct vmhint_ctx *ctx, uint32_t flags);
 
 /**
  * vmhint_discard_inhibit() - forbid (@inhibit true) or allow again (false)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vmhint/dedupe.h - dedupe guest RAM: fingerprint scans, a cross-VM
- * estimate, KSM steering and zero-page reclaim (DESIGN.md section 6).
+ * estimate, KSM marking and zero-page reclaim (docs/architecture.md,
+ * "Dedupe").
  *
  * WARNING - SIDE CHANNEL. Merging identical pages across VMs lets one VM
  * learn whether another VM holds a given page (a write to a merged page
@@ -21,9 +22,9 @@
  *    group) where each VM process publishes its fingerprints, and anyone
  *    can ask how much merging would save, per VM and in total, before
  *    anything is merged;
- *  - KSM steering for private anonymous regions: mark the region, or only
- *    its candidate-dense chunks, MADV_MERGEABLE; run short scan bursts with
- *    every KSM knob saved and restored (root only);
+ *  - KSM marking for private anonymous regions: mark the region, or only
+ *    its candidate-dense chunks, MADV_MERGEABLE (the host daemon runs
+ *    the KSM scan bursts, see <vmhint/ksm.h>);
  *  - zero-page reclaim for shared memfd/shmem and hugetlbfs regions, which
  *    KSM cannot merge: zero pages are punched out of the file, with the
  *    check and the punch made atomic against guest writes by userfaultfd
@@ -41,8 +42,6 @@
 #ifndef VMHINT_DEDUPE_H
 #define VMHINT_DEDUPE_H
 
-#include <stdbool.h>
-#include <sys/types.h>
 #include <vmhint/common.h>
 
 #ifdef __cplusplus
@@ -61,7 +60,7 @@ struct vmhint_dedupe_estimate; /* one snapshot of a table's estimate */
 #define VMHINT_DEDUPE_CROSS_VM (1u << 0)
 
 struct vmhint_dedupe_opts {
-	size_t size;              /* sizeof(struct vmhint_dedupe_opts) */
+	uint32_t size;            /* sizeof(struct vmhint_dedupe_opts) */
 	uint32_t flags;           /* VMHINT_DEDUPE_* */
 	/*
 	 * Scan rate limit in bytes per second of guest RAM visited (pages
@@ -73,7 +72,8 @@ struct vmhint_dedupe_opts {
 
 /* Counters of one dedupe handle. All grow, except the gauges. */
 struct vmhint_dedupe_stats {
-	size_t size;               /* set by the caller: sizeof(struct vmhint_dedupe_stats) */
+	uint32_t size;             /* set by the caller: sizeof(struct vmhint_dedupe_stats) */
+	uint32_t _pad0;
 	uint64_t pages_scanned;    /* 4 KiB pages fingerprinted */
 	uint64_t pages_skipped;    /* skipped: UNUSED or not resident */
 	uint64_t passes;           /* full passes over the region */
@@ -110,7 +110,7 @@ vmhint_dedupe_enable(struct vmhint_ctx *ctx, struct vmhint_region *region,
 /**
  * vmhint_dedupe_disable() - withdraw the region's fingerprints from any
  * table and free the handle. Leaves KSM marks in place (unmarking would
- * unmerge, i.e. copy every merged page); call vmhint_ksm_unmark() first
+ * unmerge, i.e. copy every merged page); call vmhint_dedupe_unmark() first
  * to undo them. NULL is fine.
  */
 VMHINT_EXPORT void vmhint_dedupe_disable(struct vmhint_dedupe *d);
@@ -136,13 +136,13 @@ VMHINT_EXPORT int64_t vmhint_dedupe_scan(struct vmhint_dedupe *d, uint64_t max_p
 VMHINT_EXPORT int64_t vmhint_dedupe_scan_pass(struct vmhint_dedupe *d);
 
 /**
- * vmhint_dedupe_get_stats() - copy the handle's counters; fields beyond
+ * vmhint_dedupe_stats_get() - copy the handle's counters; fields beyond
  * @st->size are not written. Reads the region's KSM figures from
  * /proc/self/smaps for merged_pages.
  *
  * Return: 0 or -EINVAL for a too small size.
  */
-VMHINT_EXPORT int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint_dedupe_stats *st);
+VMHINT_EXPORT int vmhint_dedupe_stats_get(struct vmhint_dedupe *d, struct vmhint_dedupe_stats *st);
 
 /*
  * ---- Cross-VM shared table ----
@@ -157,17 +157,17 @@ VMHINT_EXPORT int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint
  * give access only to processes of equal trust (one host's QEMUs).
  */
 
+/* Flags of struct vmhint_dedupe_table_opts. */
+#define VMHINT_DEDUPE_TABLE_CREATE (1u << 0) /* create it if missing */
+#define VMHINT_DEDUPE_TABLE_GROUP (1u << 1)  /* at creation: mode 0660 for group @gid */
+
 struct vmhint_dedupe_table_opts {
-	size_t size;         /* sizeof(struct vmhint_dedupe_table_opts) */
+	uint32_t size;       /* sizeof(struct vmhint_dedupe_table_opts) */
 	uint32_t nr_slots;   /* VMs, 1..VMHINT_DEDUPE_MAX_SLOTS; 0: 16 (creation only) */
 	/* Distinct fingerprints per VM slot; 0: 4Mi (16 GiB of distinct pages). */
 	uint64_t slot_capacity;
-	bool create;         /* create it if missing */
-	/*
-	 * Group allowed to use the table (mode 0660), or (gid_t)-1 for the
-	 * owner only (mode 0600). Applied at creation.
-	 */
-	gid_t gid;
+	uint32_t flags;      /* VMHINT_DEDUPE_TABLE_*; without GROUP: mode 0600 */
+	uint32_t gid;        /* with VMHINT_DEDUPE_TABLE_GROUP: the group allowed */
 };
 
 #define VMHINT_DEDUPE_MAX_SLOTS 256
@@ -179,7 +179,7 @@ struct vmhint_dedupe_table_opts {
  * The segment is sparse: only the slots' used parts take memory.
  *
  * Return: 0; -EINVAL for a bad name or options; -ENOENT if it does not
- * exist and @opts->create is false; -EPROTO if the segment is not a table
+ * exist and VMHINT_DEDUPE_TABLE_CREATE is not set; -EPROTO if the segment is not a table
  * of this version; -EACCES; -ENOMEM.
  */
 VMHINT_EXPORT VMHINT_MUST_CHECK int
@@ -229,8 +229,8 @@ enum vmhint_dedupe_zero_mode {
 
 /* Saving figures of one VM, or of all (then pid is 0 and name empty). */
 struct vmhint_dedupe_saving {
-	size_t size;               /* set by the caller: sizeof(struct vmhint_dedupe_saving) */
-	pid_t pid;                 /* publishing process */
+	uint32_t size;             /* set by the caller: sizeof(struct vmhint_dedupe_saving) */
+	int32_t pid;               /* publishing process */
 	char name[64];             /* region name it published under */
 	uint64_t pages;            /* pages fingerprinted (resident, not unused) */
 	uint64_t zero_pages;
@@ -254,14 +254,15 @@ struct vmhint_dedupe_saving {
 };
 
 struct vmhint_dedupe_estimate_opts {
-	size_t size;                      /* sizeof(struct vmhint_dedupe_estimate_opts) */
-	enum vmhint_dedupe_zero_mode zero_mode;
+	uint32_t size;                    /* sizeof(struct vmhint_dedupe_estimate_opts) */
+	uint32_t zero_mode;               /* enum vmhint_dedupe_zero_mode */
 	/*
 	 * KSM maps one KSM page into at most this many places and keeps a
 	 * further copy per such group (the max_page_sharing knob); 0: read
 	 * the host's knob (256 when KSM is absent).
 	 */
 	uint32_t max_page_sharing;
+	uint32_t _pad0;                   /* must be 0 */
 };
 
 /**
@@ -292,117 +293,20 @@ VMHINT_EXPORT int vmhint_dedupe_estimate_get(const struct vmhint_dedupe_estimate
 VMHINT_EXPORT void vmhint_dedupe_estimate_free(struct vmhint_dedupe_estimate *e);
 
 /*
- * ---- KSM steering ----
- */
-
-/**
- * vmhint_ksm_available() - does this kernel have KSM (/sys/kernel/mm/ksm)?
+ * ---- KSM marking (per VM) ----
  *
- * Return: 0, or -ENOENT (CONFIG_KSM off).
+ * The host-wide side of KSM (its knobs, scan bursts, global and
+ * per-process figures) is in <vmhint/ksm.h>: it belongs to one privileged
+ * process per host, not to each VM.
  */
-VMHINT_EXPORT int vmhint_ksm_available(void);
 
-/* Knobs of /sys/kernel/mm/ksm. Bit i of the masks below is field i. */
-enum vmhint_ksm_knob {
-	VMHINT_KSM_RUN = 0,                  /* 0 stop, 1 run, 2 stop and unmerge all */
-	VMHINT_KSM_PAGES_TO_SCAN,
-	VMHINT_KSM_SLEEP_MILLISECS,
-	VMHINT_KSM_MERGE_ACROSS_NODES,
-	VMHINT_KSM_USE_ZERO_PAGES,
-	VMHINT_KSM_MAX_PAGE_SHARING,
-	VMHINT_KSM_STABLE_NODE_CHAINS_PRUNE_MILLISECS,
-	VMHINT_KSM_SMART_SCAN,
-	VMHINT_KSM_ADVISOR_MODE,             /* 0 none, 1 scan-time */
-	VMHINT_KSM_ADVISOR_MAX_CPU,
-	VMHINT_KSM_ADVISOR_MIN_PAGES_TO_SCAN,
-	VMHINT_KSM_ADVISOR_MAX_PAGES_TO_SCAN,
-	VMHINT_KSM_ADVISOR_TARGET_SCAN_TIME,
-	VMHINT_KSM_NR_KNOBS
-};
+/* What vmhint_dedupe_mark() marks (its mode). */
+#define VMHINT_DEDUPE_MARK_REGION 0 /* the whole region, one VMA */
+#define VMHINT_DEDUPE_MARK_DENSE 1  /* chunks where candidates are dense */
 
-struct vmhint_ksm_knobs {
-	size_t size;           /* sizeof(struct vmhint_ksm_knobs) */
-	uint32_t present;      /* get: knobs this kernel has (bit per enum vmhint_ksm_knob) */
-	uint32_t set;          /* set: knobs to write */
-	uint64_t val[VMHINT_KSM_NR_KNOBS];
-};
-
-/**
- * vmhint_ksm_knob_name() - the sysfs file name of knob @knob, or NULL.
- */
-VMHINT_EXPORT const char *vmhint_ksm_knob_name(enum vmhint_ksm_knob knob);
-
-/**
- * vmhint_ksm_knobs_get() - read every KSM knob this kernel has.
- *
- * Return: 0; -ENOENT without KSM; -EINVAL for a bad size; -EIO for a
- * file that does not parse.
- */
-VMHINT_EXPORT int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k);
-
-/**
- * vmhint_ksm_knobs_set() - write the knobs selected by @k->set, all or
- * none: write access to every one is checked before the first write, and
- * if the kernel refuses one (e.g. merge_across_nodes while pages are
- * merged: -EBUSY) the ones already written are put back. Knobs are
- * written in an order the kernel accepts (advisor before pages_to_scan,
- * run last). Only root may change KSM knobs.
- *
- * Return: 0; -EPERM if the caller may not write KSM knobs (nothing is
- * touched); -EOPNOTSUPP if a selected knob does not exist here; -errno of
- * the refused write.
- */
-VMHINT_EXPORT VMHINT_MUST_CHECK int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *k);
-
-/**
- * vmhint_ksm_knobs_restore() - write back every knob of @saved (from
- * vmhint_ksm_knobs_get()) that differs from its current value.
- *
- * Return: 0 or -errno as vmhint_ksm_knobs_set().
- */
-VMHINT_EXPORT int vmhint_ksm_knobs_restore(const struct vmhint_ksm_knobs *saved);
-
-/* Host-wide KSM figures (pages). */
-struct vmhint_ksm_global {
-	size_t size;           /* set by the caller */
-	uint64_t pages_shared, pages_sharing, pages_unshared, pages_volatile;
-	uint64_t pages_scanned, pages_skipped, full_scans, ksm_zero_pages;
-	int64_t general_profit; /* bytes */
-};
-
-/**
- * vmhint_ksm_global_get() - read the host-wide KSM counters.
- *
- * Return: 0, -ENOENT without KSM, -EINVAL for a bad size.
- */
-VMHINT_EXPORT int vmhint_ksm_global_get(struct vmhint_ksm_global *g);
-
-/* Per-process KSM figures from /proc/<pid>/ksm_stat. */
-struct vmhint_ksm_process {
-	size_t size;           /* set by the caller */
-	uint64_t rmap_items;
-	uint64_t zero_pages;
-	uint64_t merging_pages;
-	int64_t process_profit; /* bytes */
-	bool merge_any, mergeable;
-};
-
-/**
- * vmhint_ksm_process_get() - read /proc/<@pid>/ksm_stat (@pid 0: self).
- *
- * Return: 0; -ENOENT for no such process or no KSM; -EACCES; -EINVAL.
- */
-VMHINT_EXPORT int vmhint_ksm_process_get(pid_t pid, struct vmhint_ksm_process *p);
-
-/* What vmhint_ksm_mark() marks. */
-enum vmhint_ksm_mark_mode {
-	VMHINT_KSM_MARK_REGION = 0, /* the whole region, one VMA */
-	VMHINT_KSM_MARK_DENSE = 1,  /* chunks where candidates are dense */
-};
-
-struct vmhint_ksm_mark_opts {
-	size_t size;              /* sizeof(struct vmhint_ksm_mark_opts) */
-	enum vmhint_ksm_mark_mode mode;
+struct vmhint_dedupe_mark_opts {
+	uint32_t size;            /* sizeof(struct vmhint_dedupe_mark_opts) */
+	uint32_t mode;            /* VMHINT_DEDUPE_MARK_* */
 	uint64_t chunk_bytes;     /* DENSE: chunk size, 0: 2 MiB */
 	uint32_t min_percent;     /* DENSE: candidates per chunk to mark it, 0: 25 */
 	/*
@@ -414,7 +318,7 @@ struct vmhint_ksm_mark_opts {
 };
 
 /**
- * vmhint_ksm_mark() - mark a private anonymous region (or its dense
+ * vmhint_dedupe_mark() - mark a private anonymous region (or its dense
  * chunks, from the last complete scan) MADV_MERGEABLE so ksmd merges it.
  * Needs VMHINT_DEDUPE_CROSS_VM: KSM merges across every process.
  * @opts: NULL for MARK_REGION
@@ -423,72 +327,23 @@ struct vmhint_ksm_mark_opts {
  * -EOPNOTSUPP for another backing (use zero-page reclaim) or without KSM;
  * -EAGAIN for DENSE before a complete pass; -errno of madvise().
  */
-VMHINT_EXPORT int vmhint_ksm_mark(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *opts);
+VMHINT_EXPORT int vmhint_dedupe_mark(struct vmhint_dedupe *d,
+				  const struct vmhint_dedupe_mark_opts *opts);
 
 /**
- * vmhint_ksm_unmark() - MADV_UNMERGEABLE the whole region: KSM unmerges
+ * vmhint_dedupe_unmark() - MADV_UNMERGEABLE the whole region: KSM unmerges
  * its pages (copying each one back: the region's RSS grows).
  *
  * Return: 0 or -errno.
  */
-VMHINT_EXPORT int vmhint_ksm_unmark(struct vmhint_dedupe *d);
-
-struct vmhint_ksm_burst_opts {
-	size_t size;              /* sizeof(struct vmhint_ksm_burst_opts) */
-	/*
-	 * Progress is measured host-wide as the growth of pages_sharing +
-	 * ksm_zero_pages - or, if @pids is set, as the sum of
-	 * ksm_merging_pages + ksm_zero_pages of those processes (other
-	 * processes' mergeable memory, e.g. other QEMUs, then cannot make
-	 * the burst stop early).
-	 */
-	const pid_t *pids;
-	uint32_t nr_pids;
-	/*
-	 * Stop once progress reached this many pages (e.g. an estimate's
-	 * saved_pages host-wide, or merging_pages + zero_pages with @pids);
-	 * 0 - or a target never reached - stop once two full scans after
-	 * the second merged nothing new.
-	 */
-	uint64_t target_pages;
-	uint32_t pages_to_scan;   /* during the burst; 0: 8192 */
-	uint32_t sleep_millisecs; /* during the burst; 0: 10 */
-	bool use_zero_pages;      /* map zero pages to the kernel's zero page */
-	uint32_t timeout_ms;      /* give up after; 0: 60000 */
-	/* Called every poll (about 20 ms); return non-zero to stop early. */
-	int (*should_stop)(void *opaque);
-	void *opaque;
-};
-
-struct vmhint_ksm_burst_result {
-	size_t size;              /* set by the caller */
-	uint64_t elapsed_ms;
-	uint64_t pages_merged;    /* progress, see target_pages */
-	uint64_t full_scans;      /* full scans ksmd made during the burst */
-	bool reached;             /* target (or steady state) reached before the timeout */
-};
-
-/**
- * vmhint_ksm_burst() - run ksmd fast until the merging is done, then put
- * every knob back as it was (also when stopped early or on error). Blocks
- * the calling thread for the burst. Host-wide: one process (the daemon, or
- * one of the VMs) should run bursts, not every VM at once.
- * @result: may be NULL
- *
- * Return: 0 (target reached or steady), -ETIMEDOUT, -ECANCELED (stopped
- * by should_stop), -EPERM without the right to change KSM knobs (then KSM
- * is left alone), -ENOENT without KSM, -EBUSY while another thread of
- * this process runs a burst.
- */
-VMHINT_EXPORT int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
-				   struct vmhint_ksm_burst_result *result);
+VMHINT_EXPORT int vmhint_dedupe_unmark(struct vmhint_dedupe *d);
 
 /*
  * ---- Zero-page reclaim ----
  */
 
 struct vmhint_dedupe_zero_opts {
-	size_t size;           /* sizeof(struct vmhint_dedupe_zero_opts) */
+	uint32_t size;         /* sizeof(struct vmhint_dedupe_zero_opts) */
 	/* Backing pages write-protected at once (one run). 0: 64. */
 	uint32_t batch_pages;
 	/*

@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-/* Per-page guest state (DESIGN.md section 2). */
+/* Per-page guest state (docs/architecture.md, "Page states"). */
 enum vmhint_page_state {
 	VMHINT_PAGE_STABLE = 0,  /* the guest needs the content            */
 	VMHINT_PAGE_UNUSED = 1,  /* of no interest; frame dropped or may be */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * vmhint/numa.h - NUMA placement of guest RAM (DESIGN.md section 5): where
+ * vmhint/numa.h - NUMA placement of guest RAM (docs/architecture.md, "NUMA"): where
  * the backing pages of guest RAM live on the host, moving them between host
  * nodes, and memory policies so that pages faulted in later land on the
  * right node.
@@ -67,7 +67,7 @@ enum vmhint_numa_outcome {
 typedef int (*vmhint_numa_progress_fn)(void *opaque, uint64_t done, uint64_t total);
 
 struct vmhint_numa_move_opts {
-	size_t size;                /* sizeof(struct vmhint_numa_move_opts) */
+	uint32_t size;              /* sizeof(struct vmhint_numa_move_opts) */
 	uint32_t flags;             /* VMHINT_NUMA_MOVE_ALL, VMHINT_NUMA_NO_DROP */
 	/*
 	 * Where pages go. With nr_map == 0, every page goes to target_node.
@@ -75,10 +75,10 @@ struct vmhint_numa_move_opts {
 	 * migrate_pages(2) does; {0,1}->{1,0} swaps), and pages on other
 	 * nodes stay (VMHINT_NUMA_NOT_SELECTED). map_from has no duplicates.
 	 */
-	int target_node;
+	int32_t target_node;
 	uint32_t nr_map;
-	const int *map_from;
-	const int *map_to;
+	const int32_t *map_from;
+	const int32_t *map_to;
 	/*
 	 * 4 KiB pages per move_pages(2) call; 0: 4096 (16 MiB). Each call
 	 * costs the kernel a drain of every CPU's LRU caches, so small
@@ -97,6 +97,7 @@ struct vmhint_numa_move_opts {
 	uint32_t batch_budget_us;
 	uint64_t max_bytes_per_sec; /* copy rate cap, 0: none (dropped pages are free) */
 	uint32_t max_retries;       /* of busy pages; 0: 3. Other errors never retry */
+	uint32_t _pad0;             /* must be 0 */
 	vmhint_numa_progress_fn progress; /* may be NULL */
 	void *progress_opaque;
 	/*
@@ -108,7 +109,8 @@ struct vmhint_numa_move_opts {
 
 /* What one move did. Counters by 4 KiB pages unless said otherwise. */
 struct vmhint_numa_result {
-	size_t size;                /* set by the caller: sizeof(struct vmhint_numa_result) */
+	uint32_t size;              /* set by the caller: sizeof(struct vmhint_numa_result) */
+	uint32_t _pad0;
 	uint64_t pages[VMHINT_NUMA_NR_OUTCOMES];
 	uint64_t pages_total;
 	uint64_t retries;           /* pages tried again after a busy outcome */
@@ -122,15 +124,15 @@ struct vmhint_numa_result {
 
 /* Where pages are, by host node. */
 struct vmhint_numa_residency {
-	size_t size;                /* set by the caller: sizeof(struct vmhint_numa_residency) */
+	uint32_t size;              /* set by the caller: sizeof(struct vmhint_numa_residency) */
+	uint32_t nr_nodes;          /* highest node with pages + 1 */
 	uint64_t pages[VMHINT_NUMA_MAX_NODES]; /* 4 KiB pages present on each node */
 	uint64_t not_present;       /* no frame */
 	uint64_t errors;            /* pages the kernel could not say anything of */
 	uint64_t pages_total;
-	uint32_t nr_nodes;          /* highest node with pages + 1 */
 };
 
-/* Memory policy modes of vmhint_numa_set_policy(), as mbind(2)'s. */
+/* Memory policy modes of vmhint_numa_policy_set(), as mbind(2)'s. */
 enum vmhint_numa_policy_mode {
 	VMHINT_NUMA_POLICY_DEFAULT = 0,    /* the thread's policy: forget ours */
 	VMHINT_NUMA_POLICY_BIND = 1,       /* only these nodes */
@@ -139,17 +141,19 @@ enum vmhint_numa_policy_mode {
 };
 
 struct vmhint_numa_policy {
-	size_t size;                /* sizeof(struct vmhint_numa_policy) */
-	enum vmhint_numa_policy_mode mode;
+	uint32_t size;              /* sizeof(struct vmhint_numa_policy) */
+	uint32_t mode;              /* enum vmhint_numa_policy_mode */
 	uint64_t nodes;             /* bit n: host node n; PREFER takes one node */
 	uint32_t flags;             /* VMHINT_NUMA_MOVE: move pages there too */
+	uint32_t _pad0;             /* must be 0 */
 	/* Options of that move (NULL: defaults); its node fields are ignored. */
 	const struct vmhint_numa_move_opts *move;
 };
 
 /* Cumulative NUMA counters of a context, and where its guest RAM is now. */
 struct vmhint_numa_stats {
-	size_t size;                /* set by the caller: sizeof(struct vmhint_numa_stats) */
+	uint32_t size;              /* set by the caller: sizeof(struct vmhint_numa_stats) */
+	uint32_t _pad0;
 	uint64_t moves;             /* move calls */
 	uint64_t moves_cancelled;
 	uint64_t pages[VMHINT_NUMA_NR_OUTCOMES];
@@ -225,7 +229,7 @@ VMHINT_EXPORT int64_t vmhint_numa_move_all(struct vmhint_ctx *ctx,
 					   struct vmhint_numa_result *result);
 
 /**
- * vmhint_numa_set_policy() - set the memory policy of a guest-physical range
+ * vmhint_numa_policy_set() - set the memory policy of a guest-physical range
  * (mbind(2)), so that pages faulted in later, such as pages dropped after
  * an UNUSED hint and touched again, come from those nodes. With
  * VMHINT_NUMA_MOVE, also move the pages already there with the engine of
@@ -240,28 +244,28 @@ VMHINT_EXPORT int64_t vmhint_numa_move_all(struct vmhint_ctx *ctx,
  * -EINVAL for a bad mode, flags or an empty node set (PREFER: not exactly
  * one node); -ENODEV as vmhint_numa_move(); -EFAULT as vmhint_numa_move().
  */
-VMHINT_EXPORT int64_t vmhint_numa_set_policy(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
+VMHINT_EXPORT int64_t vmhint_numa_policy_set(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 					     const struct vmhint_numa_policy *policy,
 					     struct vmhint_numa_result *result);
 
 /**
- * vmhint_numa_set_region_policy() - vmhint_numa_set_policy() of a region.
+ * vmhint_numa_region_policy_set() - vmhint_numa_policy_set() of a region.
  *
- * Return: as vmhint_numa_set_policy(); -ENOENT for an unknown region.
+ * Return: as vmhint_numa_policy_set(); -ENOENT for an unknown region.
  */
-VMHINT_EXPORT int64_t vmhint_numa_set_region_policy(struct vmhint_ctx *ctx,
+VMHINT_EXPORT int64_t vmhint_numa_region_policy_set(struct vmhint_ctx *ctx,
 						    struct vmhint_region *region,
 						    const struct vmhint_numa_policy *policy,
 						    struct vmhint_numa_result *result);
 
 /**
- * vmhint_numa_get_policy() - the kernel's memory policy at @gpa
+ * vmhint_numa_policy_get() - the kernel's memory policy at @gpa
  * (get_mempolicy(2) with MPOL_F_ADDR). @policy->move is set to NULL.
  *
  * Return: 0; -EFAULT outside guest RAM; -EINVAL for a bad size; -EOPNOTSUPP
  * for a kernel mode this API does not name (e.g. MPOL_LOCAL).
  */
-VMHINT_EXPORT int vmhint_numa_get_policy(struct vmhint_ctx *ctx, uint64_t gpa,
+VMHINT_EXPORT int vmhint_numa_policy_get(struct vmhint_ctx *ctx, uint64_t gpa,
 					 struct vmhint_numa_policy *policy);
 
 /**
@@ -274,10 +278,13 @@ VMHINT_EXPORT int vmhint_numa_nodes(uint64_t *mask);
 
 /**
  * vmhint_numa_stats_get() - the context's cumulative NUMA counters plus the
- * residency of all its guest RAM now. Fields beyond @st->size are not
- * written.
+ * residency of all its guest RAM now, by the size rule of vmhint/common.h.
+ * The residency costs a move_pages(2) query of every page of guest RAM: it
+ * is made only if @st->size covers the residency field, so a caller that
+ * wants the counters alone, cheaply, passes
+ * offsetof(struct vmhint_numa_stats, residency) as the size.
  *
- * Return: 0 or -EINVAL if @st->size is too small.
+ * Return: 0 or -EINVAL for a bad @st->size.
  */
 VMHINT_EXPORT int vmhint_numa_stats_get(struct vmhint_ctx *ctx, struct vmhint_numa_stats *st);
 

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-/* What backs a region; decides how a frame is dropped (DESIGN.md section 4). */
+/* What backs a region; decides how a frame is dropped (docs/architecture.md, "Discard by backing"). */
 enum vmhint_backing {
 	VMHINT_BACKING_ANON = 1,          /* private anonymous: MADV_DONTNEED / MADV_FREE */
 	VMHINT_BACKING_SHMEM = 2,         /* shared memfd, shmem, shared file: punch hole */
@@ -22,26 +22,27 @@ enum vmhint_backing {
 };
 
 struct vmhint_region_opts {
-	size_t size;         /* sizeof(struct vmhint_region_opts) */
+	uint32_t size;       /* sizeof(struct vmhint_region_opts) */
+	/*
+	 * The file behind a shared mapping, or -1 (set it: 0 is a valid fd;
+	 * -1 is also the default of a struct too short to hold it). With an
+	 * fd, frames are dropped with fallocate(PUNCH_HOLE); without one,
+	 * with MADV_REMOVE. The library dup()s it.
+	 */
+	int32_t fd;
 	uint64_t gpa;        /* guest-physical base, 4 KiB aligned */
 	void *hva;           /* host address of gpa, aligned to the backing page size */
 	uint64_t len;        /* bytes, a multiple of the backing page size */
-	/*
-	 * The file behind a shared mapping, or -1 (set it: 0 is a valid fd).
-	 * With an fd, frames are dropped with fallocate(PUNCH_HOLE); without
-	 * one, with MADV_REMOVE. The library dup()s it.
-	 */
-	int fd;
 	uint64_t fd_offset;  /* file offset that hva maps */
 	const char *name;    /* for logs and stats, e.g. QEMU's memdev id; may be NULL */
 };
 
 struct vmhint_region_info {
-	size_t size;          /* set by the caller: sizeof(struct vmhint_region_info) */
+	uint32_t size;        /* set by the caller: sizeof(struct vmhint_region_info) */
+	uint32_t backing;     /* enum vmhint_backing */
 	uint64_t gpa;
 	void *hva;
 	uint64_t len;
-	enum vmhint_backing backing;
 	uint64_t page_size;   /* backing page size: 4 KiB, 2 MiB or 1 GiB */
 	uint64_t unused_bytes;  /* guest state UNUSED (dropped or inhibited) */
 	uint64_t pending_bytes; /* guest state PENDING (lazy, not yet dropped) */
@@ -72,12 +73,17 @@ vmhint_region_add(struct vmhint_ctx *ctx, const struct vmhint_region_opts *opts,
 VMHINT_EXPORT int vmhint_region_remove(struct vmhint_ctx *ctx, struct vmhint_region *region);
 
 /**
- * vmhint_region_find() - the region holding guest-physical address @gpa.
- * O(log n). The handle stays valid until the region is removed.
+ * vmhint_region_find() - which region holds guest-physical address @gpa.
+ * O(log n).
+ * @info: receives the region's description, taken under the registry lock
+ *        (so it is consistent even while another thread removes regions);
+ *        may be NULL
  *
- * Return: the region or NULL.
+ * Return: the region's index (>= 0, as vmhint_region_info_get() takes it),
+ * -ENOENT if no region holds @gpa, -EINVAL for a bad @info size.
  */
-VMHINT_EXPORT struct vmhint_region *vmhint_region_find(struct vmhint_ctx *ctx, uint64_t gpa);
+VMHINT_EXPORT int vmhint_region_find(struct vmhint_ctx *ctx, uint64_t gpa,
+				     struct vmhint_region_info *info);
 
 /**
  * vmhint_region_count() - number of registered regions.
@@ -85,17 +91,17 @@ VMHINT_EXPORT struct vmhint_region *vmhint_region_find(struct vmhint_ctx *ctx, u
 VMHINT_EXPORT int vmhint_region_count(struct vmhint_ctx *ctx);
 
 /**
- * vmhint_region_get_info() - describe region number @index (0 ..
+ * vmhint_region_info_get() - describe region number @index (0 ..
  * vmhint_region_count() - 1, in guest-physical order).
  *
  * Return: 0, -ENOENT for an index out of range, -EINVAL for a bad size.
  */
-VMHINT_EXPORT int vmhint_region_get_info(struct vmhint_ctx *ctx, int index,
+VMHINT_EXPORT int vmhint_region_info_get(struct vmhint_ctx *ctx, int index,
 					 struct vmhint_region_info *info);
 
 /**
  * vmhint_backing_name() - "anon", "shmem", "hugetlb-shared",
- * "hugetlb-private", "file-private" or "unknown".
+ * "hugetlb-private", "file-private"; "unknown" for any other value.
  */
 VMHINT_EXPORT const char *vmhint_backing_name(enum vmhint_backing backing);
 

@@ -29,7 +29,8 @@ enum vmhint_method {
 #define VMHINT_LAT_BUCKETS 20
 
 struct vmhint_stats {
-	size_t size;                    /* set by the caller: sizeof(struct vmhint_stats) */
+	uint32_t size;                  /* set by the caller: sizeof(struct vmhint_stats) */
+	uint32_t nr_regions;            /* gauge */
 
 	uint64_t requests_unused;       /* requests applied, by op */
 	uint64_t requests_stable;
@@ -57,21 +58,21 @@ struct vmhint_stats {
 	uint64_t latency_us_hist[VMHINT_LAT_BUCKETS];
 	uint64_t latency_us_total;
 
-	uint32_t nr_regions;            /* gauge */
 	uint64_t guest_ram_bytes;       /* gauge */
 };
 
 /**
- * vmhint_stats_get() - copy the counters. Fields beyond @st->size are not
- * written, so a caller built against an older header keeps working.
+ * vmhint_stats_get() - copy the counters, by the size rule of
+ * vmhint/common.h: fields beyond @st->size are not written, so a caller
+ * built against an older header keeps working.
  *
- * Return: 0 or -EINVAL if @st->size is smaller than the first version.
+ * Return: 0 or -EINVAL for a bad @st->size.
  */
 VMHINT_EXPORT int vmhint_stats_get(struct vmhint_ctx *ctx, struct vmhint_stats *st);
 
 /**
  * vmhint_method_name() - "madv_dontneed", "madv_free", "punch_hole",
- * "madv_remove", "process_madvise".
+ * "madv_remove", "process_madvise"; "unknown" for any other value.
  */
 VMHINT_EXPORT const char *vmhint_method_name(enum vmhint_method method);
 

@@ -91,12 +91,12 @@ enum vmhint_wire_status {
 #undef VMHINT_WIRE_STATUS_ENUM_
 
 /**
- * vmhint_wire_get_config() - fill the config space the device exposes,
+ * vmhint_wire_config_get() - fill the config space the device exposes,
  * from the context's regions and options (little-endian).
  *
  * Return: 0 or -EINVAL.
  */
-VMHINT_EXPORT int vmhint_wire_get_config(struct vmhint_ctx *ctx, struct vmhint_wire_config *cfg);
+VMHINT_EXPORT int vmhint_wire_config_get(struct vmhint_ctx *ctx, struct vmhint_wire_config *cfg);
 
 /**
  * vmhint_wire_handle() - parse and apply one request exactly as the guest
@@ -115,7 +115,8 @@ VMHINT_EXPORT int vmhint_wire_handle(struct vmhint_ctx *ctx, const void *buf, si
 				     struct vmhint_wire_resp *resp);
 
 /**
- * vmhint_wire_status_name() - "ok", "short", "length", ... for a status.
+ * vmhint_wire_status_name() - "ok", "short", "length", ... for a status;
+ * "unknown" for any other value.
  */
 VMHINT_EXPORT const char *vmhint_wire_status_name(int status);
 

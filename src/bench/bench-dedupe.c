@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <vmhint.h>
+#include <vmhint/ksm.h>
 
 #define PAGE 4096ULL
 #define MAX_VMS 16
@@ -201,7 +202,7 @@ struct vm_state {
 /* vmhint, phase 1: fingerprint and publish. */
 static int vm_scan_publish(struct vm_state *s, const char *table)
 {
-	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .gid = (gid_t)-1 };
+	struct vmhint_dedupe_table_opts to = { .size = sizeof(to) };
 	struct vmhint_dedupe_opts o = { .size = sizeof(o), .flags = VMHINT_DEDUPE_CROSS_VM };
 	struct vmhint_region_opts ro = { .size = sizeof(ro), .hva = s->mem, .len = s->len,
 					 .fd = -1, .name = "bench-ram" };
@@ -223,7 +224,7 @@ static int vm_scan_publish(struct vm_state *s, const char *table)
  */
 static int vm_mark(struct vm_state *s, uint64_t *zero)
 {
-	struct vmhint_ksm_mark_opts mo = { .size = sizeof(mo), .mode = VMHINT_KSM_MARK_DENSE,
+	struct vmhint_dedupe_mark_opts mo = { .size = sizeof(mo), .mode = VMHINT_DEDUPE_MARK_DENSE,
 					   .chunk_bytes = 1 << 20, .min_percent = 25,
 					   .max_ranges = 32 };
 	int64_t n = cfg.no_zero_reclaim ? 0 : vmhint_dedupe_zero_reclaim(s->d, NULL);
@@ -231,7 +232,7 @@ static int vm_mark(struct vm_state *s, uint64_t *zero)
 	if (n < 0 || vmhint_dedupe_publish(s->d, s->t) < 0)
 		return -1;
 	*zero = (uint64_t)n;
-	return vmhint_ksm_mark(s->d, &mo) > 0 ? 0 : -1;
+	return vmhint_dedupe_mark(s->d, &mo) > 0 ? 0 : -1;
 }
 
 static void vm_main(int vmi, int cmd, int reply, const char *table)
@@ -359,7 +360,7 @@ static pid_t foreign_mergeable(void)
 		pid_t pid = atoi(de->d_name);
 
 		if (pid > 0 && pid != getpid() && !vmhint_ksm_process_get(pid, &p) &&
-		    (p.mergeable || p.merge_any))
+		    (p.flags & (VMHINT_KSM_PROCESS_MERGEABLE | VMHINT_KSM_PROCESS_MERGE_ANY)))
 			found = pid;
 	}
 	if (d)
@@ -533,7 +534,7 @@ static int vmhint_estimate(struct result *r, const char *table)
 	struct vmhint_dedupe_estimate_opts eo = { .size = sizeof(eo),
 						  .zero_mode = VMHINT_DEDUPE_ZERO_ZERO_PAGE };
 	struct vmhint_dedupe_saving all = { .size = sizeof(all) };
-	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .gid = (gid_t)-1 };
+	struct vmhint_dedupe_table_opts to = { .size = sizeof(to) };
 	struct vmhint_dedupe_estimate *e;
 	struct vmhint_dedupe_table *t;
 	int ret;
@@ -556,8 +557,8 @@ static int vmhint_estimate(struct result *r, const char *table)
 static void run_vmhint_mode(struct result *r, pid_t ksmd, unsigned int cap)
 {
 	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .nr_slots = MAX_VMS,
-					       .slot_capacity = 1 << 20, .create = true,
-					       .gid = (gid_t)-1 };
+					       .slot_capacity = 1 << 20,
+					       .flags = VMHINT_DEDUPE_TABLE_CREATE };
 	struct vmhint_ksm_burst_result br = { .size = sizeof(br) };
 	struct vmhint_ksm_burst_opts bo = { .size = sizeof(bo) };
 	struct vmhint_dedupe_table *t;
@@ -607,7 +608,7 @@ static void run_vmhint_mode(struct result *r, pid_t ksmd, unsigned int cap)
 					    r->zero_reclaimed : r->est_merging);
 	bo.pages_to_scan = cfg.burst_pages;
 	bo.sleep_millisecs = cfg.burst_sleep_ms;
-	bo.use_zero_pages = true;
+	bo.flags |= VMHINT_KSM_BURST_USE_ZERO_PAGES;
 	bo.timeout_ms = cap * 1000;
 	bo.should_stop = burst_watch;
 	bo.opaque = &w;

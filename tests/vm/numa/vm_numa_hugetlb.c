@@ -73,7 +73,7 @@ int main(void)
 	ctx = vm_ctx(VMHINT_MODE_SYNC, 0);
 	ro.hva = p;
 	CHECK_EQ(vmhint_region_add(ctx, &ro, NULL), 0);
-	CHECK_EQ(vmhint_region_get_info(ctx, 0, &info), 0);
+	CHECK_EQ(vmhint_region_info_get(ctx, 0, &info), 0);
 	CHECK_EQ(info.page_size, HPAGE);
 
 	/* Half a huge page cannot move alone. */

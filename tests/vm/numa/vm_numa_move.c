@@ -33,7 +33,7 @@ static void one_kind(enum vm_kind kind)
 	uint8_t *outcome = malloc(NP);
 	char what[64];
 
-	vm_register(ctx, &m, GPA0);
+	struct vmhint_region *region = vm_register(ctx, &m, GPA0);
 	vm_fill(m.hva, LEN, 42);
 	vm_expect_node(m.hva, LEN, 0, "first touch");
 
@@ -56,7 +56,7 @@ static void one_kind(enum vm_kind kind)
 	o.target_node = 0;
 	o.outcomes = NULL;
 	o.batch_pages = 333;
-	CHECK_EQ(vmhint_numa_move_region(ctx, vmhint_region_find(ctx, GPA0), &o, &r), NP);
+	CHECK_EQ(vmhint_numa_move_region(ctx, region, &o, &r), NP);
 	snprintf(what, sizeof(what), "%s back to 0", vm_kind_name(kind));
 	vm_print_result(what, &r);
 	check_on(ctx, &m, 0, what);

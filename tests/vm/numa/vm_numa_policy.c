@@ -28,7 +28,7 @@ int main(void)
 	vm_fill(m.hva, LEN, 11);
 	vm_expect_node(m.hva, LEN, 0, "first touch");
 
-	CHECK_EQ(vmhint_numa_set_policy(ctx, GPA0, LEN, &pol, NULL), 0);
+	CHECK_EQ(vmhint_numa_policy_set(ctx, GPA0, LEN, &pol, NULL), 0);
 	vm_expect_node(m.hva, LEN, 0, "a policy alone moves nothing");
 
 	/* The second half: hinted unused (dropped), then touched again. */
@@ -45,7 +45,7 @@ int main(void)
 
 	/* The policy with MOVE: the first half moves, the second is there. */
 	pol.flags = VMHINT_NUMA_MOVE;
-	CHECK_EQ(vmhint_numa_set_policy(ctx, GPA0, LEN, &pol, &r), NP);
+	CHECK_EQ(vmhint_numa_policy_set(ctx, GPA0, LEN, &pol, &r), NP);
 	vm_print_result("bind+move", &r);
 	CHECK_EQ(r.pages[VMHINT_NUMA_MOVED], NP / 2);
 	CHECK_EQ(r.pages[VMHINT_NUMA_ALREADY], NP / 2);
@@ -56,7 +56,7 @@ int main(void)
 	pol.mode = VMHINT_NUMA_POLICY_INTERLEAVE;
 	pol.nodes = 3;
 	pol.flags = 0;
-	CHECK_EQ(vmhint_numa_set_policy(ctx, GPA0, LEN, &pol, NULL), 0);
+	CHECK_EQ(vmhint_numa_policy_set(ctx, GPA0, LEN, &pol, NULL), 0);
 	CHECK_EQ(vmhint_hint(ctx, VMHINT_OP_UNUSED, GPA0, LEN), LEN);
 	for (size_t off = 0; off < LEN; off += PAGE)
 		m.hva[off] = 2;

@@ -63,12 +63,14 @@ struct vmhint_ctx *vm_ctx(enum vmhint_mode mode, uint32_t flags)
 	return ctx;
 }
 
-void vm_register(struct vmhint_ctx *ctx, const struct vm_mem *m, uint64_t gpa)
+struct vmhint_region *vm_register(struct vmhint_ctx *ctx, const struct vm_mem *m, uint64_t gpa)
 {
 	struct vmhint_region_opts o = { .size = sizeof(o), .gpa = gpa, .hva = m->hva,
 					.len = m->len, .fd = m->fd, .name = "vmtest" };
+	struct vmhint_region *r = NULL;
 
-	CHECK_EQ(vmhint_region_add(ctx, &o, NULL), 0);
+	CHECK_EQ(vmhint_region_add(ctx, &o, &r), 0);
+	return r;
 }
 
 int vm_node_of(const void *p)

@@ -44,7 +44,7 @@ void vm_need_two_nodes(void);
 struct vm_mem vm_map(enum vm_kind kind, size_t len);
 const char *vm_kind_name(enum vm_kind kind);
 struct vmhint_ctx *vm_ctx(enum vmhint_mode mode, uint32_t flags);
-void vm_register(struct vmhint_ctx *ctx, const struct vm_mem *m, uint64_t gpa);
+struct vmhint_region *vm_register(struct vmhint_ctx *ctx, const struct vm_mem *m, uint64_t gpa);
 
 /* The node of each page, as move_pages(2) reports it (-errno if none). */
 int vm_node_of(const void *p);

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /* What one VMA of smaps says about itself. */
 struct vma_kind {

@@ -17,8 +17,8 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 
-#include "discard.h"
-#include "sysdep.h"
+#include "core/discard.h"
+#include "sys/sysdep.h"
 
 /* One process_madvise() call takes at most IOV_MAX ranges. */
 #define PMADV_BATCH 1024

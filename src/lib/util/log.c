@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 void vmhint_log(struct vmhint_ctx *ctx, int level, const char *fmt, ...)
 {

@@ -6,7 +6,7 @@
 #ifndef VMHINT_DISCARD_H
 #define VMHINT_DISCARD_H
 
-#include "internal.h"
+#include "core/core.h"
 
 /* A run of 4 KiB pages of one region: [first, first + n). */
 struct discard_run {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * dedupe.c - the per-region dedupe handle: opt-in, lifetime, counters.
- * The work itself is in fingerprint.c, sharetable.c, ksm.c and
+ * The work itself is in fingerprint.c, sharetable.c, estimate.c, mark.c and
  * zeroreclaim.c.
  */
 #include "config.h"
@@ -12,7 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dedupe.h"
+#include "dedupe/dedupe-internal.h"
+#include "util/struct.h"
 
 uint64_t dedupe_cpu_ns(void)
 {
@@ -54,15 +55,18 @@ void dedupe_region_put(struct vmhint_dedupe *d)
 	pthread_rwlock_unlock(&d->ctx->regions_lock);
 }
 
-static int dedupe_check_opts(const struct vmhint_dedupe_opts *o)
+/* The caller's options (NULL: the defaults) into @o, by the size rule. */
+static int dedupe_take_opts(struct vmhint_dedupe_opts *o, const struct vmhint_dedupe_opts *caller)
 {
-	if (!o)
-		return 0;
-	if (o->size < sizeof(size_t) + sizeof(uint32_t))
-		return -EINVAL;
-	if (o->flags & ~VMHINT_DEDUPE_CROSS_VM)
-		return -EINVAL;
-	return 0;
+	int err = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	if (caller)
+		err = vh_struct_in(o, sizeof(*o), caller);
+	if (!err && (o->flags & ~VMHINT_DEDUPE_CROSS_VM))
+		err = -EINVAL;
+	return err;
 }
 
 static void dedupe_free(struct vmhint_dedupe *d)
@@ -98,15 +102,16 @@ static int dedupe_copy_region(struct vmhint_dedupe *d, struct vmhint_region *reg
 }
 
 VMHINT_API int vmhint_dedupe_enable(struct vmhint_ctx *ctx, struct vmhint_region *region,
-				    const struct vmhint_dedupe_opts *opts,
+				    const struct vmhint_dedupe_opts *caller_opts,
 				    struct vmhint_dedupe **out)
 {
+	struct vmhint_dedupe_opts o, *opts = &o;
 	struct vmhint_dedupe *d;
 	int ret;
 
 	if (!ctx || !out)
 		return -EINVAL;
-	ret = dedupe_check_opts(opts);
+	ret = dedupe_take_opts(opts, caller_opts);
 	if (ret)
 		return ret;
 	d = calloc(1, sizeof(*d));
@@ -115,12 +120,8 @@ VMHINT_API int vmhint_dedupe_enable(struct vmhint_ctx *ctx, struct vmhint_region
 	pthread_mutex_init(&d->lock, NULL);
 	d->ctx = ctx;
 	d->slot = -1;
-	if (opts) {
-		d->flags = opts->flags;
-		if (opts->size >= offsetof(struct vmhint_dedupe_opts, scan_bytes_per_sec) +
-				  sizeof(uint64_t))
-			d->rate = opts->scan_bytes_per_sec;
-	}
+	d->flags = opts->flags;
+	d->rate = opts->scan_bytes_per_sec;
 	ret = dedupe_copy_region(d, region);
 	if (ret)
 		goto fail;
@@ -150,21 +151,12 @@ VMHINT_API void vmhint_dedupe_disable(struct vmhint_dedupe *d)
 	dedupe_free(d);
 }
 
-/* Copy @src into @dst up to @dst's size tag: older callers get a prefix. */
-static void copy_sized(void *dst, const void *src, size_t full)
-{
-	size_t want = *(const size_t *)dst;
-
-	memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t),
-	       (want < full ? want : full) - sizeof(size_t));
-}
-
-VMHINT_API int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint_dedupe_stats *st)
+VMHINT_API int vmhint_dedupe_stats_get(struct vmhint_dedupe *d, struct vmhint_dedupe_stats *st)
 {
 	struct vmhint_dedupe_stats s = { .size = sizeof(s) };
 	uint64_t merged = 0;
 
-	if (!d || !st || st->size < offsetof(struct vmhint_dedupe_stats, passes))
+	if (!d || !st || vh_struct_out_ok(st))
 		return -EINVAL;
 	s.pages_scanned = atomic_load(&d->c.pages_scanned);
 	s.pages_skipped = atomic_load(&d->c.pages_skipped);
@@ -180,6 +172,5 @@ VMHINT_API int vmhint_dedupe_get_stats(struct vmhint_dedupe *d, struct vmhint_de
 	if (d->backing == VMHINT_BACKING_ANON && ksm_region_merged_pages(d, &merged) == 0)
 		s.merged_pages = merged;
 	s.bytes_saved = (s.merged_pages + s.zero_reclaimed) * VMHINT_PAGE_SIZE;
-	copy_sized(st, &s, sizeof(s));
-	return 0;
+	return vh_struct_out(st, &s, sizeof(s));
 }

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "dedupe.h"
+#include "dedupe/dedupe-internal.h"
 
 /* Pages per mincore() call and per hold of the region lock. */
 #define SCAN_CHUNK 512

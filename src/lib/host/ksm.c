@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * ksm.c - steering the kernel's KSM: which ranges are mergeable, short
- * scan bursts instead of a slow constant crawl, every knob saved and put
- * back, and the per-process and per-region figures KSM reports.
+ * host/ksm.c - steering the kernel's host-wide KSM: short scan bursts
+ * instead of a slow constant crawl, every knob saved and put back, and
+ * the host-wide and per-process figures KSM reports.
  *
  * KSM is host-wide: its knobs in /sys/kernel/mm/ksm belong to root, and
  * a burst changes them for every process. So knob writes are all or
@@ -21,7 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dedupe.h"
+#include <vmhint/ksm.h>
+
+#include "dedupe/dedupe-internal.h"
+#include "util/struct.h"
 
 #define KSM_DIR "/sys/kernel/mm/ksm/"
 #define BURST_POLL_MS 20
@@ -45,7 +48,7 @@ static const char *const knob_names[VMHINT_KSM_NR_KNOBS] = {
 VMHINT_API const char *vmhint_ksm_knob_name(enum vmhint_ksm_knob knob)
 {
 	if ((unsigned int)knob >= VMHINT_KSM_NR_KNOBS)
-		return NULL;
+		return "unknown";
 	return knob_names[knob];
 }
 
@@ -108,15 +111,14 @@ static int read_knob(enum vmhint_ksm_knob k, uint64_t *val)
 	return read_ksm_u64(knob_names[k], val);
 }
 
-VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
+static int knobs_read(struct vmhint_ksm_knobs *k)
 {
 	int i, ret;
 
-	if (!k || k->size < sizeof(*k))
-		return -EINVAL;
+	memset(k, 0, sizeof(*k));
+	k->size = sizeof(*k);
 	if (vmhint_ksm_available())
 		return -ENOENT;
-	k->present = 0;
 	for (i = 0; i < VMHINT_KSM_NR_KNOBS; i++) {
 		ret = read_knob(i, &k->val[i]);
 		if (ret == -ENOENT)
@@ -126,6 +128,31 @@ VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
 		k->present |= 1u << i;
 	}
 	return 0;
+}
+
+VMHINT_API int vmhint_ksm_knobs_get(struct vmhint_ksm_knobs *k)
+{
+	struct vmhint_ksm_knobs full;
+	int ret;
+
+	if (!k || vh_struct_out_ok(k))
+		return -EINVAL;
+	ret = knobs_read(&full);
+	return ret ? ret : vh_struct_out(k, &full, sizeof(full));
+}
+
+/* The caller's knobs by the size rule: knobs past its size are not set. */
+static int knobs_take(struct vmhint_ksm_knobs *k, const struct vmhint_ksm_knobs *caller)
+{
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	if (!caller)
+		return -EINVAL;
+	ret = vh_struct_in(k, sizeof(*k), caller);
+	if (!ret && (k->_pad0 || k->set >> VMHINT_KSM_NR_KNOBS))
+		ret = -EINVAL;
+	return ret;
 }
 
 static int write_knob(enum vmhint_ksm_knob k, uint64_t val)
@@ -194,15 +221,16 @@ static void rollback(const struct vmhint_ksm_knobs *old, const enum vmhint_ksm_k
 		write_knob(order[n], old->val[order[n]]);
 }
 
-VMHINT_API int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *k)
+VMHINT_API int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *caller)
 {
-	struct vmhint_ksm_knobs old = { .size = sizeof(old) };
+	struct vmhint_ksm_knobs old, want, *k = &want;
 	enum vmhint_ksm_knob order[VMHINT_KSM_NR_KNOBS + 1];
 	int i, n, ret;
 
-	if (!k || k->size < sizeof(*k) || k->set >> VMHINT_KSM_NR_KNOBS)
-		return -EINVAL;
-	ret = vmhint_ksm_knobs_get(&old);
+	ret = knobs_take(&want, caller);
+	if (ret)
+		return ret;
+	ret = knobs_read(&old);
 	if (ret)
 		return ret;
 	if (k->set & ~old.present)
@@ -230,17 +258,17 @@ VMHINT_API int vmhint_ksm_knobs_set(const struct vmhint_ksm_knobs *k)
  */
 VMHINT_API int vmhint_ksm_knobs_restore(const struct vmhint_ksm_knobs *saved)
 {
-	struct vmhint_ksm_knobs cur = { .size = sizeof(cur) }, want;
+	struct vmhint_ksm_knobs cur, want;
 	enum vmhint_ksm_knob order[VMHINT_KSM_NR_KNOBS + 1];
 	int i, n, ret, first = 0;
 
-	if (!saved || saved->size < sizeof(*saved))
-		return -EINVAL;
-	ret = vmhint_ksm_knobs_get(&cur);
+	ret = knobs_take(&want, saved);
 	if (ret)
 		return ret;
-	want = *saved;
-	want.set = saved->present & cur.present;
+	ret = knobs_read(&cur);
+	if (ret)
+		return ret;
+	want.set = want.present & cur.present;
 	ret = check_writable(want.set);
 	if (ret)
 		return ret;
@@ -261,12 +289,12 @@ VMHINT_API int vmhint_ksm_knobs_restore(const struct vmhint_ksm_knobs *saved)
 	return first;
 }
 
-VMHINT_API int vmhint_ksm_global_get(struct vmhint_ksm_global *g)
+static int global_read(struct vmhint_ksm_global *g)
 {
 	uint64_t profit = 0;
 
-	if (!g || g->size < sizeof(*g))
-		return -EINVAL;
+	memset(g, 0, sizeof(*g));
+	g->size = sizeof(*g);
 	if (vmhint_ksm_available())
 		return -ENOENT;
 	read_ksm_u64("pages_shared", &g->pages_shared);
@@ -288,6 +316,17 @@ VMHINT_API int vmhint_ksm_global_get(struct vmhint_ksm_global *g)
 	return 0;
 }
 
+VMHINT_API int vmhint_ksm_global_get(struct vmhint_ksm_global *g)
+{
+	struct vmhint_ksm_global full;
+	int ret;
+
+	if (!g || vh_struct_out_ok(g))
+		return -EINVAL;
+	ret = global_read(&full);
+	return ret ? ret : vh_struct_out(g, &full, sizeof(full));
+}
+
 static void parse_ksm_stat_line(const char *line, struct vmhint_ksm_process *p)
 {
 	char key[64], val[32];
@@ -302,21 +341,20 @@ static void parse_ksm_stat_line(const char *line, struct vmhint_ksm_process *p)
 		p->merging_pages = strtoull(val, NULL, 10);
 	else if (!strcmp(key, "ksm_process_profit"))
 		p->process_profit = strtoll(val, NULL, 10);
-	else if (!strcmp(key, "ksm_merge_any"))
-		p->merge_any = !strcmp(val, "yes");
-	else if (!strcmp(key, "ksm_mergeable"))
-		p->mergeable = !strcmp(val, "yes");
+	else if (!strcmp(key, "ksm_merge_any") && !strcmp(val, "yes"))
+		p->flags |= VMHINT_KSM_PROCESS_MERGE_ANY;
+	else if (!strcmp(key, "ksm_mergeable") && !strcmp(val, "yes"))
+		p->flags |= VMHINT_KSM_PROCESS_MERGEABLE;
 }
 
 VMHINT_API int vmhint_ksm_process_get(pid_t pid, struct vmhint_ksm_process *p)
 {
+	struct vmhint_ksm_process full = { .size = sizeof(full) };
 	char path[64], line[256];
-	size_t sz;
 	FILE *f;
 
-	if (!p || p->size < offsetof(struct vmhint_ksm_process, merge_any) || pid < 0)
+	if (!p || vh_struct_out_ok(p) || pid < 0)
 		return -EINVAL;
-	sz = p->size;
 	if (pid)
 		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)pid);
 	else
@@ -324,192 +362,10 @@ VMHINT_API int vmhint_ksm_process_get(pid_t pid, struct vmhint_ksm_process *p)
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	memset(p, 0, sz);
-	p->size = sz;
-	while (fgets(line, sizeof(line), f)) {
-		struct vmhint_ksm_process tmp = *p;
-
-		/* Parse into a full-size copy so a short caller struct is never overrun. */
-		parse_ksm_stat_line(line, &tmp);
-		memcpy((char *)p + sizeof(size_t), (char *)&tmp + sizeof(size_t),
-		       (sz < sizeof(tmp) ? sz : sizeof(tmp)) - sizeof(size_t));
-	}
+	while (fgets(line, sizeof(line), f))
+		parse_ksm_stat_line(line, &full);
 	fclose(f);
-	return 0;
-}
-
-/*
- * Sum the "KSM:" lines of the VMAs inside the region in /proc/self/smaps:
- * pages of this region mapped to a KSM page.
- */
-int ksm_region_merged_pages(const struct vmhint_dedupe *d, uint64_t *pages)
-{
-	uintptr_t lo = (uintptr_t)d->hva, hi = lo + d->len, start = 0, end = 0;
-	unsigned long long kb, total = 0;
-	char line[512];
-	FILE *f = fopen("/proc/self/smaps", "re");
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
-			start = s;
-			end = e;
-			continue;
-		}
-		if (start < hi && end > lo && sscanf(line, "KSM: %llu kB", &kb) == 1)
-			total += kb;
-	}
-	fclose(f);
-	*pages = total * 1024 / VMHINT_PAGE_SIZE;
-	return 0;
-}
-
-/* ---- marking ---- */
-
-struct mark_run {
-	uint64_t first, n; /* chunks */
-};
-
-static uint64_t chunk_density(const struct vmhint_dedupe *d, uint64_t first, uint64_t n)
-{
-	uint64_t i, c = 0;
-
-	for (i = first; i < first + n && i < d->nr_pages; i++)
-		c += bit_test(d->mergeable, i);
-	return c;
-}
-
-/* Join the two neighbouring runs with the smallest gap until @max remain. */
-static int join_runs(struct mark_run *r, int n, int max)
-{
-	int i, best;
-
-	while (n > max) {
-		best = 0;
-		for (i = 1; i < n - 1; i++)
-			if (r[i + 1].first - (r[i].first + r[i].n) <
-			    r[best + 1].first - (r[best].first + r[best].n))
-				best = i;
-		r[best].n = r[best + 1].first + r[best + 1].n - r[best].first;
-		memmove(&r[best + 1], &r[best + 2], (size_t)(n - best - 2) * sizeof(*r));
-		n--;
-	}
-	return n;
-}
-
-static int dense_runs(const struct vmhint_dedupe *d, uint64_t chunk_pages, uint32_t pct,
-		      struct mark_run *r)
-{
-	uint64_t c, nr_chunks = (d->nr_pages + chunk_pages - 1) / chunk_pages;
-	int n = 0;
-
-	for (c = 0; c < nr_chunks; c++) {
-		if (chunk_density(d, c * chunk_pages, chunk_pages) * 100 < pct * chunk_pages)
-			continue;
-		if (n && r[n - 1].first + r[n - 1].n == c)
-			r[n - 1].n++;
-		else
-			r[n++] = (struct mark_run){ c, 1 };
-	}
-	return n;
-}
-
-static int madvise_runs(struct vmhint_dedupe *d, const struct mark_run *r, int n,
-			uint64_t chunk_pages)
-{
-	uint64_t off, len;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		off = r[i].first * chunk_pages * VMHINT_PAGE_SIZE;
-		len = r[i].n * chunk_pages * VMHINT_PAGE_SIZE;
-		if (off + len > d->len)
-			len = d->len - off;
-		if (madvise(d->hva + off, len, MADV_MERGEABLE))
-			return -errno;
-	}
-	return n;
-}
-
-static int mark_dense(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *o)
-{
-	uint64_t chunk = o->chunk_bytes ? o->chunk_bytes : 2ULL << 20;
-	uint64_t chunk_pages = chunk / VMHINT_PAGE_SIZE;
-	uint32_t pct = o->min_percent ? o->min_percent : 25;
-	int max = o->max_ranges ? (int)o->max_ranges : 16;
-	struct mark_run *r;
-	int n;
-
-	if (!chunk_pages || chunk % d->page_size || pct > 100 || max < 1)
-		return -EINVAL;
-	if (!atomic_load(&d->c.passes))
-		return -EAGAIN;
-	r = malloc(((d->nr_pages + chunk_pages - 1) / chunk_pages + 1) * sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	n = dense_runs(d, chunk_pages, pct, r);
-	n = join_runs(r, n, max);
-	n = madvise_runs(d, r, n, chunk_pages);
-	free(r);
-	return n;
-}
-
-static int mark_check(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *o)
-{
-	if (o && o->size < sizeof(*o))
-		return -EINVAL;
-	if (!(d->flags & VMHINT_DEDUPE_CROSS_VM))
-		return -EPERM;
-	if (d->backing != VMHINT_BACKING_ANON || vmhint_ksm_available())
-		return -EOPNOTSUPP;
-	return 0;
-}
-
-VMHINT_API int vmhint_ksm_mark(struct vmhint_dedupe *d, const struct vmhint_ksm_mark_opts *opts)
-{
-	struct vmhint_region *r;
-	int ret;
-
-	if (!d)
-		return -EINVAL;
-	ret = mark_check(d, opts);
-	if (ret)
-		return ret;
-	pthread_mutex_lock(&d->lock);
-	ret = dedupe_region_get(d, &r);
-	if (!ret) {
-		if (opts && opts->mode == VMHINT_KSM_MARK_DENSE)
-			ret = mark_dense(d, opts);
-		else
-			ret = madvise(d->hva, d->len, MADV_MERGEABLE) ? -errno : 1;
-		dedupe_region_put(d);
-	}
-	pthread_mutex_unlock(&d->lock);
-	if (ret > 0)
-		log_debug(d->ctx, "dedupe: region %s: %d range(s) marked mergeable", d->name, ret);
-	return ret;
-}
-
-VMHINT_API int vmhint_ksm_unmark(struct vmhint_dedupe *d)
-{
-	struct vmhint_region *r;
-	int ret;
-
-	if (!d)
-		return -EINVAL;
-	if (d->backing != VMHINT_BACKING_ANON)
-		return -EOPNOTSUPP;
-	pthread_mutex_lock(&d->lock);
-	ret = dedupe_region_get(d, &r);
-	if (!ret) {
-		ret = madvise(d->hva, d->len, MADV_UNMERGEABLE) ? -errno : 0;
-		dedupe_region_put(d);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return ret;
+	return vh_struct_out(p, &full, sizeof(full));
 }
 
 /* ---- bursts ---- */
@@ -522,7 +378,7 @@ static uint64_t burst_progress(const struct vmhint_ksm_burst_opts *o)
 	uint32_t i;
 
 	if (!o->nr_pids) {
-		if (vmhint_ksm_global_get(&g))
+		if (global_read(&g))
 			return 0;
 		return g.pages_sharing + g.ksm_zero_pages;
 	}
@@ -563,7 +419,7 @@ static int burst_start(const struct vmhint_ksm_burst_opts *o, const struct vmhin
 	k.val[VMHINT_KSM_RUN] = 1;
 	k.val[VMHINT_KSM_PAGES_TO_SCAN] = o->pages_to_scan ? o->pages_to_scan : 8192;
 	k.val[VMHINT_KSM_SLEEP_MILLISECS] = o->sleep_millisecs ? o->sleep_millisecs : 10;
-	k.val[VMHINT_KSM_USE_ZERO_PAGES] = o->use_zero_pages;
+	k.val[VMHINT_KSM_USE_ZERO_PAGES] = !!(o->flags & VMHINT_KSM_BURST_USE_ZERO_PAGES);
 	return vmhint_ksm_knobs_set(&k);
 }
 
@@ -613,35 +469,42 @@ static pthread_mutex_t burst_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int burst_locked(const struct vmhint_ksm_burst_opts *opts, struct vmhint_ksm_burst_result *r)
 {
-	struct vmhint_ksm_knobs saved = { .size = sizeof(saved) };
+	struct vmhint_ksm_knobs saved;
 	int ret, ret2;
 
-	ret = vmhint_ksm_knobs_get(&saved);
+	ret = knobs_read(&saved);
 	if (ret)
 		return ret;
 	ret = burst_start(opts, &saved);
 	if (ret)
 		return ret;
 	ret = burst_wait(opts, r);
-	r->reached = ret == 0;
+	if (!ret)
+		r->flags |= VMHINT_KSM_BURST_REACHED;
 	ret2 = vmhint_ksm_knobs_restore(&saved);
 	return ret ? ret : ret2;
 }
 
-VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *opts,
+VMHINT_API int vmhint_ksm_burst(const struct vmhint_ksm_burst_opts *caller_opts,
 				struct vmhint_ksm_burst_result *result)
 {
 	struct vmhint_ksm_burst_result r = { .size = sizeof(r) };
+	struct vmhint_ksm_burst_opts o = { .size = sizeof(o) }, *opts = &o;
 	int ret;
 
-	if (!opts || opts->size < sizeof(*opts) || (result && result->size < sizeof(*result)) ||
-	    (opts->nr_pids && !opts->pids))
+	if (!caller_opts || (result && vh_struct_out_ok(result)))
+		return -EINVAL;
+	ret = vh_struct_in(&o, sizeof(o), caller_opts);
+	if (ret)
+		return ret;
+	if ((o.nr_pids && !o.pids) || o._pad0 || o._pad1 ||
+	    (o.flags & ~VMHINT_KSM_BURST_USE_ZERO_PAGES))
 		return -EINVAL;
 	if (pthread_mutex_trylock(&burst_lock))
 		return -EBUSY;
 	ret = burst_locked(opts, &r);
 	pthread_mutex_unlock(&burst_lock);
 	if (result)
-		*result = r;
+		vh_struct_out(result, &r, sizeof(r));
 	return ret;
 }

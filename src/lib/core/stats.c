@@ -7,7 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/core.h"
+#include "util/struct.h"
 
 #define LOAD(field) atomic_load_explicit(&ctx->c.field, memory_order_relaxed)
 
@@ -68,17 +69,13 @@ static void fill_counters(struct vmhint_ctx *ctx, struct vmhint_stats *st)
 
 VMHINT_API int vmhint_stats_get(struct vmhint_ctx *ctx, struct vmhint_stats *st)
 {
-	struct vmhint_stats full = { 0 };
-	size_t size;
+	struct vmhint_stats full = { .size = sizeof(full) };
 
-	if (!ctx || !st || st->size < offsetof(struct vmhint_stats, nr_regions))
+	if (!ctx || !st || vh_struct_out_ok(st))
 		return -EINVAL;
-	size = st->size < sizeof(full) ? st->size : sizeof(full);
 	fill_counters(ctx, &full);
 	fill_gauges(ctx, &full);
-	full.size = size;
-	memcpy(st, &full, size);
-	return 0;
+	return vh_struct_out(st, &full, sizeof(full));
 }
 
 VMHINT_API const char *vmhint_method_name(enum vmhint_method method)

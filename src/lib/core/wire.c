@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hint.h"
-#include "internal.h"
+#include "core/hint-engine.h"
+#include "core/core.h"
 
 static void set_resp(struct vmhint_wire_resp *resp, int status, uint32_t nr_done)
 {
@@ -106,7 +106,7 @@ static uint32_t largest_page_size(struct vmhint_ctx *ctx)
 	return (uint32_t)(ps > UINT32_MAX ? 1u << 30 : ps);
 }
 
-VMHINT_API int vmhint_wire_get_config(struct vmhint_ctx *ctx, struct vmhint_wire_config *cfg)
+VMHINT_API int vmhint_wire_config_get(struct vmhint_ctx *ctx, struct vmhint_wire_config *cfg)
 {
 	if (!ctx || !cfg)
 		return -EINVAL;

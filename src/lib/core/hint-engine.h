@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hint.h - the one path every hint takes, from the wire parser or the
+ * core/hint-engine.h - the one path every hint takes, from the wire parser or the
  * direct API: check every range, coalesce, change page states, drop.
  */
 #ifndef VMHINT_HINT_INTERNAL_H
 #define VMHINT_HINT_INTERNAL_H
 
-#include "internal.h"
+#include "core/core.h"
 
 /*
  * Apply @op to @nr ranges (host byte order). Checks all ranges before

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * numa-engine.h - what numa.c (residency, counters, checks), numa-move.c
- * (the move engine) and numa-policy.c (mbind) share. Never installed.
+ * numa/numa-engine.h - what numa.c (residency, counters, checks), move.c
+ * (the move engine) and policy.c (mbind) share. Never installed.
  */
 #ifndef VMHINT_NUMA_ENGINE_H
 #define VMHINT_NUMA_ENGINE_H
 
 #include <vmhint/numa.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /*
  * Pages per move_pages(2) call, by default and at most. Every call with
@@ -57,13 +57,14 @@ struct numa_progress {
 };
 
 /*
- * numa-move.c: move [gpa, gpa + len) of one region along @t, adding to
+ * move.c: move [gpa, gpa + len) of one region along @t, adding to
  * @res. Returns 0 or -errno.
  */
 int numa_move_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 		    const struct vmhint_numa_move_opts *opts, const struct numa_target *t,
 		    struct vmhint_numa_result *res, const struct numa_progress *p);
-int numa_check_move_opts(const struct vmhint_numa_move_opts *opts);
+int numa_take_move_opts(struct vmhint_numa_move_opts *o,
+			const struct vmhint_numa_move_opts *caller);
 int64_t numa_move_finish(struct vmhint_ctx *ctx, int err, struct vmhint_numa_result *res,
 			 const struct numa_progress *p, struct vmhint_numa_result *out);
 

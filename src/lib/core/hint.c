@@ -20,9 +20,9 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "discard.h"
-#include "hint.h"
-#include "sysdep.h"
+#include "core/discard.h"
+#include "core/hint-engine.h"
+#include "sys/sysdep.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23

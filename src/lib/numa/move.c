@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * numa-move.c - the move engine: moves the backing pages of guest RAM to
+ * move.c - the move engine: moves the backing pages of guest RAM to
  * other host nodes, one batch (one move_pages(2) call) at a time.
  *
  * Per batch:
@@ -25,9 +25,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "discard.h"
-#include "numa-engine.h"
-#include "sysdep.h"
+#include "core/discard.h"
+#include "numa/numa-engine.h"
+#include "sys/sysdep.h"
+#include "util/struct.h"
 
 /* A status the kernel never writes: the page was not reached. */
 #define STATUS_UNSET INT_MIN
@@ -475,10 +476,22 @@ int numa_move_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 	return err;
 }
 
-/* Checks every move option but the nodes. */
-int numa_check_move_opts(const struct vmhint_numa_move_opts *o)
+/*
+ * Copy the caller's move options (NULL: the defaults) into @o by the size
+ * rule, and check every option but the nodes.
+ */
+int numa_take_move_opts(struct vmhint_numa_move_opts *o,
+			const struct vmhint_numa_move_opts *caller)
 {
-	if (!o || o->size < sizeof(*o))
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	if (caller) {
+		int err = vh_struct_in(o, sizeof(*o), caller);
+
+		if (err)
+			return err;
+	}
+	if (o->_pad0)
 		return -EINVAL;
 	if (o->flags & ~(VMHINT_NUMA_MOVE_ALL | VMHINT_NUMA_NO_DROP))
 		return -EINVAL;
@@ -565,21 +578,22 @@ static int check_range_now(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len)
 
 static int check_result(const struct vmhint_numa_result *out)
 {
-	return out && out->size < sizeof(*out) ? -EINVAL : 0;
+	return out && vh_struct_out_ok(out) ? -EINVAL : 0;
 }
 
 VMHINT_API int64_t vmhint_numa_move(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
-				    const struct vmhint_numa_move_opts *opts,
+				    const struct vmhint_numa_move_opts *caller_opts,
 				    struct vmhint_numa_result *result)
 {
+	struct vmhint_numa_move_opts o, *opts = &o;
 	struct numa_progress p = { .t0 = numa_now_ns(), .total = len / VMHINT_PAGE_SIZE };
 	struct vmhint_numa_result res;
 	struct numa_target t;
 	int err;
 
-	if (!ctx)
+	if (!ctx || !caller_opts)	/* a move needs a target */
 		return -EINVAL;
-	err = numa_check_move_opts(opts);
+	err = numa_take_move_opts(opts, caller_opts);
 	if (!err)
 		err = check_result(result);
 	if (!err)
@@ -624,18 +638,19 @@ static int snapshot_spans(struct vmhint_ctx *ctx, struct vmhint_range **out, int
 }
 
 VMHINT_API int64_t vmhint_numa_move_all(struct vmhint_ctx *ctx,
-					const struct vmhint_numa_move_opts *opts,
+					const struct vmhint_numa_move_opts *caller_opts,
 					struct vmhint_numa_result *result)
 {
+	struct vmhint_numa_move_opts o, *opts = &o;
 	struct numa_progress p = { .t0 = numa_now_ns() };
 	struct vmhint_numa_result res;
 	struct vmhint_range *spans = NULL;
 	struct numa_target t;
 	int i, nr = 0, err;
 
-	if (!ctx)
+	if (!ctx || !caller_opts)
 		return -EINVAL;
-	err = numa_check_move_opts(opts);
+	err = numa_take_move_opts(opts, caller_opts);
 	if (!err && opts->outcomes)
 		err = -EINVAL;
 	if (!err)

@@ -10,7 +10,7 @@
 
 #include <vmhint/hint.h>
 
-#include "pagestate.h"
+#include "core/pagestate.h"
 
 #define BITS 64u
 

@@ -14,10 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "discard.h"
-#include "internal.h"
+#include "core/discard.h"
+#include "core/core.h"
+#include "util/struct.h"
 
-struct vmhint_region *region_lookup(struct vmhint_ctx *ctx, uint64_t gpa)
+/* The index of the region holding @gpa, or -1. Caller holds the lock. */
+static int region_index(struct vmhint_ctx *ctx, uint64_t gpa)
 {
 	int lo = 0, hi = ctx->nr_regions - 1;
 
@@ -30,9 +32,16 @@ struct vmhint_region *region_lookup(struct vmhint_ctx *ctx, uint64_t gpa)
 		else if (gpa - r->gpa >= r->len)
 			lo = mid + 1;
 		else
-			return r;
+			return mid;
 	}
-	return NULL;
+	return -1;
+}
+
+struct vmhint_region *region_lookup(struct vmhint_ctx *ctx, uint64_t gpa)
+{
+	int i = region_index(ctx, gpa);
+
+	return i < 0 ? NULL : ctx->regions[i];
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -54,8 +63,6 @@ static bool overlaps_registered(struct vmhint_ctx *ctx, const struct vmhint_regi
 
 static int check_opts(const struct vmhint_region_opts *o)
 {
-	if (!o || o->size < offsetof(struct vmhint_region_opts, name) + sizeof(o->name))
-		return -EINVAL;
 	if (!o->len || o->gpa % VMHINT_PAGE_SIZE || o->len % VMHINT_PAGE_SIZE ||
 	    (uintptr_t)o->hva % VMHINT_PAGE_SIZE)
 		return -EINVAL;
@@ -132,15 +139,21 @@ static int registry_insert(struct vmhint_ctx *ctx, struct vmhint_region *r)
 	return 0;
 }
 
-VMHINT_API int vmhint_region_add(struct vmhint_ctx *ctx, const struct vmhint_region_opts *opts,
+VMHINT_API int vmhint_region_add(struct vmhint_ctx *ctx,
+				 const struct vmhint_region_opts *caller_opts,
 				 struct vmhint_region **out)
 {
+	/* A struct too short to hold fd has no fd: -1, not 0 (stdin). */
+	struct vmhint_region_opts o = { .size = sizeof(o), .fd = -1 };
+	const struct vmhint_region_opts *opts = &o;
 	struct vmhint_region *r;
 	int err;
 
-	if (!ctx)
+	if (!ctx || !caller_opts)
 		return -EINVAL;
-	err = check_opts(opts);
+	err = vh_struct_in(&o, sizeof(o), caller_opts);
+	if (!err)
+		err = check_opts(opts);
 	if (err)
 		return err;
 	err = region_create(opts, &r);
@@ -186,16 +199,21 @@ VMHINT_API int vmhint_region_remove(struct vmhint_ctx *ctx, struct vmhint_region
 	return 0;
 }
 
-VMHINT_API struct vmhint_region *vmhint_region_find(struct vmhint_ctx *ctx, uint64_t gpa)
-{
-	struct vmhint_region *r;
+static int fill_info(struct vmhint_region *r, struct vmhint_region_info *info);
 
-	if (!ctx)
-		return NULL;
+VMHINT_API int vmhint_region_find(struct vmhint_ctx *ctx, uint64_t gpa,
+				  struct vmhint_region_info *info)
+{
+	int i;
+
+	if (!ctx || (info && vh_struct_out_ok(info)))
+		return -EINVAL;
 	pthread_rwlock_rdlock(&ctx->regions_lock);
-	r = region_lookup(ctx, gpa);
+	i = region_index(ctx, gpa);
+	if (i >= 0 && info)
+		fill_info(ctx->regions[i], info);
 	pthread_rwlock_unlock(&ctx->regions_lock);
-	return r;
+	return i < 0 ? -ENOENT : i;
 }
 
 VMHINT_API int vmhint_region_count(struct vmhint_ctx *ctx)
@@ -210,10 +228,10 @@ VMHINT_API int vmhint_region_count(struct vmhint_ctx *ctx)
 	return n;
 }
 
-static void fill_info(struct vmhint_region *r, struct vmhint_region_info *info)
+static int fill_info(struct vmhint_region *r, struct vmhint_region_info *info)
 {
 	struct vmhint_region_info full = {
-		.size = info->size,
+		.size = sizeof(full),
 		.gpa = r->gpa,
 		.hva = r->hva,
 		.len = r->len,
@@ -227,21 +245,21 @@ static void fill_info(struct vmhint_region *r, struct vmhint_region_info *info)
 	full.partial_huge_pages = r->state.nr_partial;
 	pthread_mutex_unlock(&r->lock);
 	snprintf(full.name, sizeof(full.name), "%s", r->name);
-	memcpy(info, &full, info->size < sizeof(full) ? info->size : sizeof(full));
+	return vh_struct_out(info, &full, sizeof(full));
 }
 
-VMHINT_API int vmhint_region_get_info(struct vmhint_ctx *ctx, int index,
+VMHINT_API int vmhint_region_info_get(struct vmhint_ctx *ctx, int index,
 				      struct vmhint_region_info *info)
 {
 	int err = 0;
 
-	if (!ctx || !info || info->size < offsetof(struct vmhint_region_info, name))
+	if (!ctx || !info || vh_struct_out_ok(info))
 		return -EINVAL;
 	pthread_rwlock_rdlock(&ctx->regions_lock);
 	if (index < 0 || index >= ctx->nr_regions)
 		err = -ENOENT;
 	else
-		fill_info(ctx->regions[index], info);
+		err = fill_info(ctx->regions[index], info);
 	pthread_rwlock_unlock(&ctx->regions_lock);
 	return err;
 }

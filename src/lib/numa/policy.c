@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * numa-policy.c - memory policies of guest RAM (mbind(2)). A policy decides
+ * policy.c - memory policies of guest RAM (mbind(2)). A policy decides
  * where the kernel puts a page when it is faulted in: the first touch, and
  * every touch after a drop (UNUSED hint). A move only relocates what is
  * there now; a policy keeps refaults where they belong.
@@ -11,8 +11,9 @@
 #include <numaif.h>
 #include <string.h>
 
-#include "numa-engine.h"
-#include "sysdep.h"
+#include "numa/numa-engine.h"
+#include "sys/sysdep.h"
+#include "util/struct.h"
 
 static int kernel_mode(enum vmhint_numa_policy_mode mode)
 {
@@ -46,28 +47,29 @@ static int check_nodes(const struct vmhint_numa_policy *pol)
 	return pol->nodes & ~allowed ? -ENODEV : 0;
 }
 
-static int check_policy(const struct vmhint_numa_policy *pol,
-			struct vmhint_numa_move_opts *move)
+/* Copy the caller's policy by the size rule into @pol and check it. */
+static int take_policy(struct vmhint_numa_policy *pol, const struct vmhint_numa_policy *caller,
+		       struct vmhint_numa_move_opts *move)
 {
 	int err;
 
-	if (!pol || pol->size < sizeof(*pol) || kernel_mode(pol->mode) < 0)
+	memset(pol, 0, sizeof(*pol));
+	pol->size = sizeof(*pol);
+	if (!caller)
+		return -EINVAL;
+	err = vh_struct_in(pol, sizeof(*pol), caller);
+	if (err)
+		return err;
+	if (pol->_pad0 || kernel_mode(pol->mode) < 0)
 		return -EINVAL;
 	if (pol->flags & ~VMHINT_NUMA_MOVE)
 		return -EINVAL;
 	err = check_nodes(pol);
 	if (err || !(pol->flags & VMHINT_NUMA_MOVE))
 		return err;
-	if (pol->move) {
-		if (pol->move->size < sizeof(*move))
-			return -EINVAL;
-		*move = *pol->move;
-	} else {
-		memset(move, 0, sizeof(*move));
-		move->size = sizeof(*move);
-	}
+	err = numa_take_move_opts(move, pol->move);
 	move->nr_map = 0;
-	return numa_check_move_opts(move);
+	return err;
 }
 
 /*
@@ -107,19 +109,20 @@ static int bind_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 	return err;
 }
 
-VMHINT_API int64_t vmhint_numa_set_policy(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
-					  const struct vmhint_numa_policy *policy,
+VMHINT_API int64_t vmhint_numa_policy_set(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
+					  const struct vmhint_numa_policy *caller_policy,
 					  struct vmhint_numa_result *result)
 {
 	struct numa_progress p = { .t0 = numa_now_ns(), .total = len / VMHINT_PAGE_SIZE };
+	struct vmhint_numa_policy pol, *policy = &pol;
 	struct vmhint_numa_move_opts move;
 	struct vmhint_numa_result res;
 	struct numa_target t;
 	int err;
 
-	if (!ctx || (result && result->size < sizeof(*result)))
+	if (!ctx || (result && vh_struct_out_ok(result)))
 		return -EINVAL;
-	err = check_policy(policy, &move);
+	err = take_policy(policy, caller_policy, &move);
 	if (!err)
 		err = bind_range(ctx, gpa, len, policy);
 	if (err)
@@ -133,7 +136,7 @@ VMHINT_API int64_t vmhint_numa_set_policy(struct vmhint_ctx *ctx, uint64_t gpa, 
 	return numa_move_finish(ctx, err, &res, &p, result);
 }
 
-VMHINT_API int64_t vmhint_numa_set_region_policy(struct vmhint_ctx *ctx,
+VMHINT_API int64_t vmhint_numa_region_policy_set(struct vmhint_ctx *ctx,
 						 struct vmhint_region *region,
 						 const struct vmhint_numa_policy *policy,
 						 struct vmhint_numa_result *result)
@@ -141,7 +144,7 @@ VMHINT_API int64_t vmhint_numa_set_region_policy(struct vmhint_ctx *ctx,
 	uint64_t gpa, len;
 	int err = numa_region_span(ctx, region, &gpa, &len);
 
-	return err ? err : vmhint_numa_set_policy(ctx, gpa, len, policy, result);
+	return err ? err : vmhint_numa_policy_set(ctx, gpa, len, policy, result);
 }
 
 static int api_mode(int kmode)
@@ -159,14 +162,14 @@ static int api_mode(int kmode)
 	return -EOPNOTSUPP;
 }
 
-VMHINT_API int vmhint_numa_get_policy(struct vmhint_ctx *ctx, uint64_t gpa,
+VMHINT_API int vmhint_numa_policy_get(struct vmhint_ctx *ctx, uint64_t gpa,
 				      struct vmhint_numa_policy *policy)
 {
 	struct vmhint_region *r;
 	uint64_t nodes = 0;
 	int err, kmode = 0;
 
-	if (!ctx || !policy || policy->size < sizeof(*policy))
+	if (!ctx || !policy || vh_struct_out_ok(policy))
 		return -EINVAL;
 	pthread_rwlock_rdlock(&ctx->regions_lock);
 	err = numa_check_range(ctx, gpa & ~(VMHINT_PAGE_SIZE - 1), VMHINT_PAGE_SIZE, &r);
@@ -180,9 +183,9 @@ VMHINT_API int vmhint_numa_get_policy(struct vmhint_ctx *ctx, uint64_t gpa,
 	err = api_mode(kmode);
 	if (err < 0)
 		return err;
-	policy->mode = (enum vmhint_numa_policy_mode)err;
-	policy->nodes = nodes;
-	policy->flags = 0;
-	policy->move = NULL;
-	return 0;
+	return vh_struct_out(policy, &(struct vmhint_numa_policy){
+		.size = sizeof(struct vmhint_numa_policy),
+		.mode = (uint32_t)err,
+		.nodes = nodes,
+	}, sizeof(struct vmhint_numa_policy));
 }

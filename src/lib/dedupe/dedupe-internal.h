@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * dedupe.h - the per-region dedupe handle shared by fingerprint.c,
- * sharetable.c, ksm.c and zeroreclaim.c. Never installed.
+ * dedupe/dedupe-internal.h - the per-region dedupe handle shared by the
+ * files of dedupe/. Never installed.
  *
  * Locking: d->lock serialises every call on one handle. While a call works
  * on guest RAM it also holds ctx->regions_lock for reading (dedupe_region_get)
@@ -13,7 +13,7 @@
 
 #include <vmhint/dedupe.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /*
  * Fingerprint values with a meaning of their own; a real XXH3 that falls
@@ -83,7 +83,24 @@ int fp_sorted_copy(const struct vmhint_dedupe *d, uint64_t **out, uint64_t *nr);
 /* sharetable.c */
 void table_withdraw_locked(struct vmhint_dedupe *d);
 
-/* ksm.c */
+/* One published (fingerprint, pages holding it) pair of a slot. */
+struct tbl_entry {
+	uint64_t fp;
+	uint64_t count;
+};
+
+/* A private, validated copy of one slot; e is reused across reads. */
+struct slot_copy {
+	int64_t owner;
+	uint64_t nr, pages, zero;
+	char name[64];
+	struct tbl_entry *e;
+};
+
+uint32_t table_nr_slots(const struct vmhint_dedupe_table *t);
+int table_slot_read(struct vmhint_dedupe_table *t, int i, struct slot_copy *c);
+
+/* mark.c */
 int ksm_region_merged_pages(const struct vmhint_dedupe *d, uint64_t *pages);
 
 #endif /* VMHINT_LIB_DEDUPE_H */

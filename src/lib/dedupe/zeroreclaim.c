@@ -32,8 +32,9 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
-#include "dedupe.h"
-#include "sysdep.h"
+#include "dedupe/dedupe-internal.h"
+#include "util/struct.h"
+#include "sys/sysdep.h"
 
 #define ZR_DEF_BATCH 64
 #define ZR_CHUNK 512 /* 4 KiB pages per mincore() */
@@ -267,12 +268,18 @@ VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
 	struct vmhint_region *r;
 	int ret;
 
-	if (!d || (opts && opts->size < sizeof(*opts)))
+	struct vmhint_dedupe_zero_opts o = { .size = sizeof(o) };
+
+	if (!d)
 		return -EINVAL;
-	if (opts && opts->batch_pages)
-		batch = opts->batch_pages;
-	if (opts)
-		granule = opts->granule_bytes;
+	if (opts) {
+		ret = vh_struct_in(&o, sizeof(o), opts);
+		if (ret)
+			return ret;
+	}
+	if (o.batch_pages)
+		batch = o.batch_pages;
+	granule = o.granule_bytes;
 	if (!zr_backing_ok(d->backing))
 		return -EOPNOTSUPP;
 	if (granule && (granule & (granule - 1) || granule < VMHINT_PAGE_SIZE ||

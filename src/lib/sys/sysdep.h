@@ -25,7 +25,7 @@ bool sys_process_madvise_probe(void);
 int64_t sys_process_madvise(const struct iovec *iov, size_t n, int advice);
 
 /*
- * NUMA (numa.c, numa-move.c, numa-policy.c). sys_move_pages() on our own
+ * NUMA (numa.c, move.c, policy.c). sys_move_pages() on our own
  * process: @nodes NULL only queries. Returns 0, the number of pages the
  * kernel gave up on (> 0, their status may be unwritten), or -errno.
  */

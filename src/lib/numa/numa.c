@@ -2,7 +2,7 @@
 /*
  * numa.c - NUMA placement, the parts every NUMA call shares: checking
  * ranges and nodes, where pages are (residency), the per-context counters
- * and their stats call. Moves are in numa-move.c, policies in numa-policy.c.
+ * and their stats call. Moves are in move.c, policies in policy.c.
  */
 #include "config.h"
 
@@ -11,8 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "numa-engine.h"
-#include "sysdep.h"
+#include "numa/numa-engine.h"
+#include "sys/sysdep.h"
+#include "util/struct.h"
 
 /* Addresses per residency query: one move_pages(2) call. */
 #define RESIDENCY_BATCH 1024u
@@ -126,31 +127,23 @@ static int residency_query(const struct vmhint_region *r, uint8_t *hva, uint64_t
 	return 0;
 }
 
-static int residency_begin(struct vmhint_numa_residency *res)
-{
-	if (!res || res->size < sizeof(*res))
-		return -EINVAL;
-	memset((char *)res + sizeof(res->size), 0, sizeof(*res) - sizeof(res->size));
-	return 0;
-}
-
 VMHINT_API int64_t vmhint_numa_residency(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 					 struct vmhint_numa_residency *res)
 {
+	struct vmhint_numa_residency full = { .size = sizeof(full) };
 	struct vmhint_region *r;
 	int err;
 
-	if (!ctx)
+	if (!ctx || !res || vh_struct_out_ok(res))
 		return -EINVAL;
-	err = residency_begin(res);
-	if (err)
-		return err;
 	pthread_rwlock_rdlock(&ctx->regions_lock);
 	err = numa_check_range(ctx, gpa, len, &r);
 	if (!err)
-		err = residency_query(r, r->hva + (gpa - r->gpa), len, res);
+		err = residency_query(r, r->hva + (gpa - r->gpa), len, &full);
 	pthread_rwlock_unlock(&ctx->regions_lock);
-	return err ? err : (int64_t)res->pages_total;
+	if (!err)
+		err = vh_struct_out(res, &full, sizeof(full));
+	return err ? err : (int64_t)full.pages_total;
 }
 
 VMHINT_API int64_t vmhint_numa_region_residency(struct vmhint_ctx *ctx,
@@ -184,7 +177,7 @@ VMHINT_API int vmhint_numa_stats_get(struct vmhint_ctx *ctx, struct vmhint_numa_
 	struct numa_counters *c;
 	int err;
 
-	if (!ctx || !st || st->size < offsetof(struct vmhint_numa_stats, residency))
+	if (!ctx || !st || vh_struct_out_ok(st))
 		return -EINVAL;
 	c = numa_counters_of(ctx);
 	s.moves = atomic_load(&c->moves);
@@ -197,14 +190,13 @@ VMHINT_API int vmhint_numa_stats_get(struct vmhint_ctx *ctx, struct vmhint_numa_
 	s.throttle_ns = atomic_load(&c->throttle_ns);
 	s.policies_set = atomic_load(&c->policies_set);
 	s.residency.size = sizeof(s.residency);
-	if (st->size >= sizeof(s)) {
+	/* The residency costs a query of every page: only for who asks. */
+	if (st->size > offsetof(struct vmhint_numa_stats, residency)) {
 		err = residency_all(ctx, &s.residency);
 		if (err)
 			return err;
 	}
-	memcpy((char *)st + sizeof(st->size), (char *)&s + sizeof(s.size),
-	       (st->size < sizeof(s) ? st->size : sizeof(s)) - sizeof(s.size));
-	return 0;
+	return vh_struct_out(st, &s, sizeof(s));
 }
 
 void numa_result_init(struct vmhint_numa_result *res)
@@ -216,13 +208,8 @@ void numa_result_init(struct vmhint_numa_result *res)
 /* Copy a result to the caller's struct, as much as its size says. */
 void numa_result_copy(struct vmhint_numa_result *dst, const struct vmhint_numa_result *src)
 {
-	size_t n;
-
-	if (!dst || dst->size <= sizeof(dst->size))
-		return;
-	n = dst->size < sizeof(*src) ? dst->size : sizeof(*src);
-	memcpy((char *)dst + sizeof(dst->size), (const char *)src + sizeof(src->size),
-	       n - sizeof(src->size));
+	if (dst)
+		vh_struct_out(dst, src, sizeof(*src));
 }
 
 void numa_result_account(struct vmhint_ctx *ctx, const struct vmhint_numa_result *res,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * internal.h - the context and region structs shared by the library's
+ * core/core.h - the context and region structs shared by the library's
  * source files. Never installed.
  *
  * Locking, outermost first:
@@ -20,7 +20,7 @@
 
 #include <vmhint.h>
 
-#include "pagestate.h"
+#include "core/pagestate.h"
 
 #define VMHINT_API VMHINT_EXPORT
 

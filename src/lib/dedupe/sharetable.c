@@ -26,7 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dedupe.h"
+#include "dedupe/dedupe-internal.h"
+#include "util/struct.h"
 
 #define TABLE_MAGIC 0x4554444e49484d56ULL /* "VMHINDTE" */
 #define TABLE_VERSION 1
@@ -50,11 +51,6 @@ struct tbl_slot {
 	uint64_t zero_pages;
 	char name[64];
 	uint64_t reserved[3];
-};
-
-struct tbl_entry {
-	uint64_t fp;
-	uint64_t count;
 };
 
 struct vmhint_dedupe_table {
@@ -100,7 +96,8 @@ static bool table_name_ok(const char *name)
 static int table_create(const char *name, const struct vmhint_dedupe_table_opts *o,
 			uint32_t *slots, uint64_t *cap)
 {
-	mode_t mode = o->gid == (gid_t)-1 ? 0600 : 0660;
+	bool group = o->flags & VMHINT_DEDUPE_TABLE_GROUP;
+	mode_t mode = group ? 0660 : 0600;
 	size_t len;
 	int fd, ret;
 
@@ -112,7 +109,7 @@ static int table_create(const char *name, const struct vmhint_dedupe_table_opts 
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if ((o->gid != (gid_t)-1 && fchown(fd, (uid_t)-1, o->gid)) || fchmod(fd, mode) ||
+	if ((group && fchown(fd, (uid_t)-1, (gid_t)o->gid)) || fchmod(fd, mode) ||
 	    ftruncate(fd, (off_t)len)) {
 		ret = -errno;
 		close(fd);
@@ -167,7 +164,7 @@ VMHINT_API int vmhint_dedupe_table_open(const char *name,
 					const struct vmhint_dedupe_table_opts *opts,
 					struct vmhint_dedupe_table **out)
 {
-	struct vmhint_dedupe_table_opts o = { .size = sizeof(o), .gid = (gid_t)-1 };
+	struct vmhint_dedupe_table_opts o = { .size = sizeof(o) };
 	struct vmhint_dedupe_table *t;
 	uint32_t slots;
 	uint64_t cap;
@@ -176,12 +173,14 @@ VMHINT_API int vmhint_dedupe_table_open(const char *name,
 	if (!table_name_ok(name) || !out)
 		return -EINVAL;
 	if (opts) {
-		if (opts->size < sizeof(o))
-			return -EINVAL;
-		o = *opts;
+		ret = vh_struct_in(&o, sizeof(o), opts);
+		if (ret)
+			return ret;
 	}
+	if (o.flags & ~(VMHINT_DEDUPE_TABLE_CREATE | VMHINT_DEDUPE_TABLE_GROUP))
+		return -EINVAL;
 	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0 && errno == ENOENT && o.create) {
+	if (fd < 0 && errno == ENOENT && (o.flags & VMHINT_DEDUPE_TABLE_CREATE)) {
 		fd = table_create(name, &o, &slots, &cap);
 		if (fd >= 0 && (ret = table_init_header(fd, slots, cap))) {
 			close(fd);
@@ -286,6 +285,11 @@ static void slot_write(struct vmhint_dedupe *d, struct vmhint_dedupe_table *t,
 	atomic_fetch_add(&s->seq, 1);
 }
 
+uint32_t table_nr_slots(const struct vmhint_dedupe_table *t)
+{
+	return t->nr_slots;
+}
+
 void table_withdraw_locked(struct vmhint_dedupe *d)
 {
 	struct tbl_slot *s;
@@ -309,14 +313,7 @@ void table_withdraw_locked(struct vmhint_dedupe *d)
  * slot or one that stayed torn for READ_RETRIES tries (a stuck or hostile
  * writer must not stall the reader).
  */
-struct slot_copy {
-	int64_t owner;
-	uint64_t nr, pages, zero;
-	char name[64];
-	struct tbl_entry *e;
-};
-
-static int slot_read(struct vmhint_dedupe_table *t, int i, struct slot_copy *c)
+int table_slot_read(struct vmhint_dedupe_table *t, int i, struct slot_copy *c)
 {
 	struct tbl_slot *s = tbl_slot(t, i);
 	uint64_t seq0, tries;
@@ -378,7 +375,7 @@ static void mark_cross(struct vmhint_dedupe *d, struct vmhint_dedupe_table *t)
 	if (!hit)
 		return;
 	for (i = 0; i < t->nr_slots; i++) {
-		if ((int)i == d->slot || slot_read(t, (int)i, &c) || !c.nr)
+		if ((int)i == d->slot || table_slot_read(t, (int)i, &c) || !c.nr)
 			continue;
 		for (p = 0; p < d->nr_pages; p++)
 			if (d->fp[p] >= FP_FIRST_REAL && fp_in(c.e, c.nr, d->fp[p]))
@@ -459,225 +456,4 @@ VMHINT_API int vmhint_dedupe_withdraw(struct vmhint_dedupe *d)
 	table_withdraw_locked(d);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
-}
-
-/* ---- estimate ---- */
-
-struct est_vm {
-	pid_t pid;
-	char name[64];
-	uint64_t pages, zero, dup, cross, merging;
-	double saved;
-};
-
-struct vmhint_dedupe_estimate {
-	int nr;
-	uint64_t mps;            /* max_page_sharing */
-	struct est_vm all;
-	struct est_vm *vm;
-};
-
-struct est_item {
-	uint64_t fp;
-	uint64_t count;
-	uint32_t vm;
-};
-
-static int cmp_item(const void *a, const void *b)
-{
-	const struct est_item *x = a, *y = b;
-
-	return x->fp < y->fp ? -1 : x->fp > y->fp;
-}
-
-/* One content held @total times over [v, v + n): who saves what. */
-static void est_group(struct vmhint_dedupe_estimate *e, const struct est_item *v, uint64_t n,
-		      uint64_t total)
-{
-	uint64_t i, kept = (total + e->mps - 1) / e->mps;
-
-	if (total < 2)
-		return;
-	e->all.saved += (double)(total - kept);
-	e->all.merging += total;
-	for (i = 0; i < n; i++) {
-		struct est_vm *m = &e->vm[v[i].vm];
-
-		m->merging += v[i].count;
-		m->dup += v[i].count - 1;
-		e->all.dup += v[i].count - 1;
-		if (n > 1)
-			m->cross += v[i].count;
-		m->saved += (double)v[i].count * (double)(total - kept) / (double)total;
-	}
-	if (n > 1)
-		e->all.cross += total;
-}
-
-static void est_walk(struct vmhint_dedupe_estimate *e, struct est_item *v, uint64_t n)
-{
-	uint64_t i = 0, j, total;
-
-	qsort(v, n, sizeof(*v), cmp_item);
-	while (i < n) {
-		total = v[i].count;
-		for (j = i + 1; j < n && v[j].fp == v[i].fp; j++)
-			total += v[j].count;
-		/*
-		 * Entries of one VM are distinct fingerprints, so equal
-		 * neighbours come from different VMs - unless a hostile
-		 * slot repeats one; counts are still only summed.
-		 */
-		est_group(e, v + i, j - i, total);
-		i = j;
-	}
-}
-
-static void est_zero(struct vmhint_dedupe_estimate *e, bool zero_page)
-{
-	uint64_t z = 0, kept;
-	int i;
-
-	for (i = 0; i < e->nr; i++)
-		z += e->vm[i].zero;
-	e->all.zero = z;
-	if (zero_page) {
-		e->all.saved += (double)z;
-		for (i = 0; i < e->nr; i++)
-			e->vm[i].saved += (double)e->vm[i].zero;
-		return;
-	}
-	if (z < 2)
-		return;
-	kept = (z + e->mps - 1) / e->mps;
-	e->all.saved += (double)(z - kept);
-	e->all.merging += z;
-	for (i = 0; i < e->nr; i++) {
-		e->vm[i].merging += e->vm[i].zero;
-		e->vm[i].saved += (double)e->vm[i].zero * (double)(z - kept) / (double)z;
-	}
-}
-
-/* The host's knob @knob, or @dflt without KSM. */
-static uint64_t host_knob(enum vmhint_ksm_knob knob, uint64_t dflt)
-{
-	struct vmhint_ksm_knobs k = { .size = sizeof(k) };
-
-	if (vmhint_ksm_knobs_get(&k) || !(k.present & (1u << knob)))
-		return dflt;
-	return k.val[knob];
-}
-
-/* Copy every live slot into @e->vm and the items array. */
-static int est_collect(struct vmhint_dedupe_table *t, struct vmhint_dedupe_estimate *e,
-		       struct est_item **items, uint64_t *nr_items)
-{
-	struct slot_copy c = { 0 };
-	struct est_item *v = NULL, *nv;
-	uint64_t n = 0, k;
-	uint32_t i;
-
-	for (i = 0; i < t->nr_slots; i++) {
-		if (slot_read(t, (int)i, &c) || (!c.nr && !c.pages))
-			continue;
-		nv = realloc(v, (n + c.nr) * sizeof(*v) + 1);
-		if (!nv) {
-			free(v);
-			free(c.e);
-			return -ENOMEM;
-		}
-		v = nv;
-		for (k = 0; k < c.nr; k++)
-			v[n + k] = (struct est_item){ c.e[k].fp, c.e[k].count, (uint32_t)e->nr };
-		n += c.nr;
-		e->vm[e->nr].pid = (pid_t)c.owner;
-		memcpy(e->vm[e->nr].name, c.name, sizeof(c.name));
-		e->vm[e->nr].pages = c.pages;
-		e->vm[e->nr].zero = c.zero < c.pages ? c.zero : c.pages;
-		e->all.pages += c.pages;
-		e->nr++;
-	}
-	free(c.e);
-	*items = v;
-	*nr_items = n;
-	return 0;
-}
-
-VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
-					  const struct vmhint_dedupe_estimate_opts *opts,
-					  struct vmhint_dedupe_estimate **out)
-{
-	enum vmhint_dedupe_zero_mode zm = VMHINT_DEDUPE_ZERO_AUTO;
-	struct vmhint_dedupe_estimate *e;
-	struct est_item *v = NULL;
-	uint64_t n = 0;
-	int ret;
-
-	if (!t || !out || (opts && opts->size < sizeof(*opts)))
-		return -EINVAL;
-	e = calloc(1, sizeof(*e));
-	if (e)
-		e->vm = calloc(t->nr_slots + 1, sizeof(*e->vm));
-	if (!e || !e->vm) {
-		vmhint_dedupe_estimate_free(e);
-		return -ENOMEM;
-	}
-	if (opts) {
-		zm = opts->zero_mode;
-		e->mps = opts->max_page_sharing;
-	}
-	if (zm == VMHINT_DEDUPE_ZERO_AUTO)
-		zm = host_knob(VMHINT_KSM_USE_ZERO_PAGES, 0) ? VMHINT_DEDUPE_ZERO_ZERO_PAGE :
-							      VMHINT_DEDUPE_ZERO_KSM_PAGE;
-	if (!e->mps)
-		e->mps = host_knob(VMHINT_KSM_MAX_PAGE_SHARING, 256);
-	if (e->mps < 2)
-		e->mps = 2;
-	ret = est_collect(t, e, &v, &n);
-	if (ret) {
-		vmhint_dedupe_estimate_free(e);
-		return ret;
-	}
-	est_walk(e, v, n);
-	free(v);
-	est_zero(e, zm == VMHINT_DEDUPE_ZERO_ZERO_PAGE);
-	*out = e;
-	return e->nr;
-}
-
-static void est_fill(const struct est_vm *m, struct vmhint_dedupe_saving *s)
-{
-	s->pid = m->pid;
-	memcpy(s->name, m->name, sizeof(s->name));
-	s->pages = m->pages;
-	s->zero_pages = m->zero;
-	s->dup_pages = m->dup;
-	s->cross_pages = m->cross;
-	s->merging_pages = m->merging;
-	s->saved_pages = (uint64_t)(m->saved + 0.5);
-	s->saved_bytes = s->saved_pages * VMHINT_PAGE_SIZE;
-}
-
-VMHINT_API int vmhint_dedupe_estimate_get(const struct vmhint_dedupe_estimate *e, int index,
-					  struct vmhint_dedupe_saving *out)
-{
-	struct vmhint_dedupe_saving s = { .size = sizeof(s) };
-	size_t want;
-
-	if (!e || !out || out->size < offsetof(struct vmhint_dedupe_saving, saved_bytes))
-		return -EINVAL;
-	if (index < -1 || index >= e->nr)
-		return -ENOENT;
-	est_fill(index < 0 ? &e->all : &e->vm[index], &s);
-	want = out->size < sizeof(s) ? out->size : sizeof(s);
-	memcpy((char *)out + sizeof(size_t), (char *)&s + sizeof(size_t), want - sizeof(size_t));
-	return 0;
-}
-
-VMHINT_API void vmhint_dedupe_estimate_free(struct vmhint_dedupe_estimate *e)
-{
-	if (!e)
-		return;
-	free(e->vm);
-	free(e);
 }

@@ -8,8 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "hint.h"
-#include "internal.h"
+#include "core/hint-engine.h"
+#include "core/core.h"
+#include "util/struct.h"
 
 #define LAZY_MAX_PENDING_DEFAULT (64ull << 20)
 #define KNOWN_FLAGS (VMHINT_CTX_GUEST_STABLE_HINTS | VMHINT_CTX_POPULATE_ON_STABLE | \
@@ -17,12 +18,12 @@
 
 VMHINT_API const char *vmhint_version(void)
 {
-	return PACKAGE_VERSION;
+	return VMHINT_VERSION;
 }
 
 static int check_opts(const struct vmhint_ctx_opts *o)
 {
-	if (o->size < offsetof(struct vmhint_ctx_opts, log_level) + sizeof(o->log_level))
+	if (o->_pad0)
 		return -EINVAL;
 	if (o->mode != VMHINT_MODE_SYNC && o->mode != VMHINT_MODE_LAZY)
 		return -EINVAL;
@@ -33,16 +34,21 @@ static int check_opts(const struct vmhint_ctx_opts *o)
 	return 0;
 }
 
-VMHINT_API int vmhint_ctx_new(const struct vmhint_ctx_opts *opts, struct vmhint_ctx **out)
+VMHINT_API int vmhint_ctx_new(const struct vmhint_ctx_opts *caller_opts, struct vmhint_ctx **out)
 {
-	struct vmhint_ctx_opts defaults = { .size = sizeof(defaults) };
+	struct vmhint_ctx_opts o = { .size = sizeof(o) }; /* zeroes: the defaults */
+	const struct vmhint_ctx_opts *opts = &o;
 	struct vmhint_ctx *ctx;
 	int err;
 
 	if (!out)
 		return -EINVAL;
-	if (!opts)
-		opts = &defaults;
+	*out = NULL;
+	if (caller_opts) {
+		err = vh_struct_in(&o, sizeof(o), caller_opts);
+		if (err)
+			return err;
+	}
 	err = check_opts(opts);
 	if (err)
 		return err;
@@ -73,7 +79,7 @@ VMHINT_API void vmhint_ctx_free(struct vmhint_ctx *ctx)
 	free(ctx);
 }
 
-VMHINT_API int vmhint_ctx_set_mode(struct vmhint_ctx *ctx, enum vmhint_mode mode)
+VMHINT_API int vmhint_ctx_mode_set(struct vmhint_ctx *ctx, enum vmhint_mode mode)
 {
 	if (!ctx || (mode != VMHINT_MODE_SYNC && mode != VMHINT_MODE_LAZY))
 		return -EINVAL;
@@ -86,7 +92,7 @@ VMHINT_API int vmhint_ctx_set_mode(struct vmhint_ctx *ctx, enum vmhint_mode mode
 	return 0;
 }
 
-VMHINT_API int vmhint_ctx_set_flags(struct vmhint_ctx *ctx, uint32_t flags)
+VMHINT_API int vmhint_ctx_flags_set(struct vmhint_ctx *ctx, uint32_t flags)
 {
 	uint32_t old;
 
