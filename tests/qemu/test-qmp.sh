@@ -161,8 +161,13 @@ def numa_checks(vm):
     nodes = info.get('host-nodes')
     check(nodes is not None and all(n['bytes'] <= 512 * M for n in nodes),
           'numa: query-vmhint host-nodes=true reports residency per node', r)
+    check(0 < info.get('host-nodes-scanned', 0) <= 512 * M and
+          info['host-nodes-scanned'] % (64 * M) == 0,
+          'numa: the residency scan covered whole 64M steps of the 512M', r)
+    r = vm.cmd('query-vmhint', id='vh0', **{'host-nodes': True, 'host-nodes-budget-ms': 1000})
+    info = r.get('return', [{}])[0]
     check(info.get('host-nodes-scanned') == 512 * M,
-          'numa: the residency scan covered all 512M within its default budget', r)
+          'numa: with a 1 s budget the residency scan covers all 512M', r)
     r = vm.cmd('query-vmhint', id='vh0', **{'host-nodes': True, 'host-nodes-budget-ms': 0})
     check('error' in r and 'host-nodes-budget-ms' in r['error']['desc'],
           'numa: a residency budget of 0 ms is refused', r)
