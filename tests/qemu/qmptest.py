@@ -55,6 +55,7 @@ class Qmp:
     def __init__(self, sock):
         sock.settimeout(30)
         self.sock = sock
+        self.events = []                            # kept for event()
         self.f = sock.makefile('rw')
         json.loads(self.f.readline())               # greeting
         self.cmd('qmp_capabilities')
@@ -68,8 +69,24 @@ class Qmp:
         self.f.flush()
         while True:
             r = json.loads(self.f.readline())
-            if 'return' in r or 'error' in r:       # skip events
+            if 'return' in r or 'error' in r:
                 return r
+            if 'event' in r:
+                self.events.append(r)
+
+    def event(self, name, timeout=30):
+        """The first event @name QEMU sent, taken off the queue, waiting
+        up to @timeout seconds for it; None if none came. Waits by
+        polling with a cheap command: cmd() keeps the events it reads."""
+        deadline = time.time() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e['event'] == name:
+                    return self.events.pop(i)
+            if time.time() > deadline:
+                return None
+            time.sleep(0.02)
+            self.cmd('query-version')
 
 
 def qmp_open(path, timeout=10):

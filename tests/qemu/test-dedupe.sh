@@ -312,6 +312,10 @@ def cross_off_on(a, b):
     i = a.vmhint()
     check(not i['dedupe']['enabled'] and 'dedupe' not in i['regions'][0],
           'off: query-vmhint says disabled, no region counters', i['dedupe'])
+    # Off returns at once; the worker undoes the marks once its pass ends.
+    t0 = time.time()
+    while mergeable_bytes(a.proc.pid) and time.time() < t0 + 20:
+        time.sleep(0.1)
     check(mergeable_bytes(a.proc.pid) == 0, 'off: the mergeable marks are undone',
           mergeable_bytes(a.proc.pid))
     p0 = low_region(b)['passes']
@@ -319,6 +323,15 @@ def cross_off_on(a, b):
              lambda d: d['passes'] >= p0 + 2 and d['candidate-pages'] == 0)
     r = a.qmp('vmhint-dedupe', id='vh0', enable=True)
     check('return' in r, 'on: vmhint-dedupe enable=true', r)
+    r = a.qmp('vmhint-dedupe', id='vh0', enable=False)
+    r2 = a.qmp('vmhint-dedupe', id='vh0', enable=True)
+    check('return' in r and ('return' in r2 or 'still stopping' in r2['error']['desc']),
+          'on: off then at once on again works, or says dedupe is still stopping', r2)
+    t0 = time.time()
+    while 'error' in r2 and time.time() < t0 + 20:
+        time.sleep(0.1)
+        r2 = a.qmp('vmhint-dedupe', id='vh0', enable=True)
+    check('return' in r2, 'on: on again once the old worker exited', r2)
     wait_for(a, 'on: scanning again', lambda d: d['passes'] >= 1)
     r = a.qmp('vmhint-dedupe', id='nope', enable=True)
     check('error' in r, 'on: vmhint-dedupe with an unknown id is an error', r)

@@ -7,13 +7,20 @@
 #            vmhint-set-mode and vmhint-flush work, a bad id is an error
 #   memfd    memory-backend-memfd,share=on: backing shmem
 #   split    4G on a PC machine: two regions, below 4G and above 4G
-#   numa     two memdevs on two guest nodes: one region each
-#   numa     (if built with libvmhint NUMA support) residency per host node,
-#            vmhint-numa-move
-#   dedupe   (if built with libvmhint dedupe support) query-vmhint reports
-#            dedupe off by default; test-dedupe.sh tests it switched on
-#   refuse   a missing memdev, bad numa-policy/host-nodes and a memdev
-#            named by two objects are refused at startup
+#   numa     two memdevs on two guest nodes (memdev=m0,memdev=m1, and the
+#            JSON -object form with a list): one region each; numa-policy
+#            (HostMemPolicy) and host-nodes (a list) read back with qom-get
+#   numa     residency per host node only on request (host-nodes=true),
+#            within its time budget; vmhint-numa-move returns at once and
+#            VMHINT_NUMA_MOVE_DONE carries the pages per outcome
+#   move     a move over 1G in the background: query-vmhint answers (round
+#            trip measured) and shows progress while it runs, a second
+#            move is refused, a cancelled move says so in its event
+#   dedupe   query-vmhint reports dedupe off by default; test-dedupe.sh
+#            tests it switched on
+#   refuse   a missing memdev, a ':'-list, bad numa-policy/host-nodes and
+#            a memdev named by two objects are refused at startup
+#   abi      the binary imports no VMHINT_HOST_* symbol (host-wide KSM API)
 #
 # QEMU: $VMHINT_QEMU, else the path scripts/build-qemu prints (it builds on
 # first use). libvmhint: $VMHINT_LIBDIR, else this tree's src/lib/.libs if
@@ -82,8 +89,9 @@ def regions(info):
     return [(r['memdev'], r['gpa'], r['size'], r['backing']) for r in info['regions']]
 
 
-def device_args(memdevs):
-    return ['-object', 'vmhint,id=vh0,memdev=' + ':'.join(memdevs),
+def device_args(memdevs, opts=''):
+    """memdev is a list: one memdev=ID per backend on the command line."""
+    return ['-object', 'vmhint,id=vh0,' + ','.join('memdev=' + m for m in memdevs) + opts,
             '-device', 'virtio-hint-pci,vmhint=vh0,id=hint0']
 
 
@@ -133,34 +141,136 @@ def test_ram():
               'ram: query-vmhint without id lists vh0')
         r = vm.cmd('object-del', id='vh0')
         check('error' in r, 'ram: object-del refuses an object in use by the device')
-        cmds = [c['name'] for c in vm.cmd('query-commands').get('return', [])]
-        if 'vmhint-numa-move' in cmds:
-            numa_checks(vm)
-        else:
-            print('note: QEMU built without libvmhint NUMA support: NUMA checks skipped')
-        if 'vmhint-dedupe' in cmds:
-            info = vmhint(vm)
-            check(info is not None and info.get('dedupe') == {'enabled': False} and
-                  all('dedupe' not in r for r in info['regions']),
-                  'dedupe: off by default, no region counters',
-                  info and info.get('dedupe'))
-        else:
-            print('note: QEMU built without libvmhint dedupe support: dedupe checks skipped')
+        numa_checks(vm)
+        info = vmhint(vm)
+        check(info is not None and info.get('dedupe') == {'enabled': False} and
+              all('dedupe' not in r for r in info['regions']),
+              'dedupe: off by default, no region counters',
+              info and info.get('dedupe'))
     finally:
         vm.stop()
 
 
 def numa_checks(vm):
     """The host has node 0 at least; guest RAM is only partly resident."""
+    info = vmhint(vm)
+    check(info is not None and 'host-nodes' not in info and 'numa-move' not in info,
+          'numa: query-vmhint scans no residency unless asked, no move yet', info)
     r = vm.cmd('query-vmhint', id='vh0', **{'host-nodes': True})
-    nodes = r.get('return', [{}])[0].get('host-nodes')
+    info = r.get('return', [{}])[0]
+    nodes = info.get('host-nodes')
     check(nodes is not None and all(n['bytes'] <= 512 * M for n in nodes),
           'numa: query-vmhint host-nodes=true reports residency per node', r)
+    check(0 < info.get('host-nodes-scanned', 0) <= 512 * M and
+          info['host-nodes-scanned'] % (64 * M) == 0,
+          'numa: the residency scan covered whole 64M steps of the 512M', r)
+    r = vm.cmd('query-vmhint', id='vh0', **{'host-nodes': True, 'host-nodes-budget-ms': 1000})
+    info = r.get('return', [{}])[0]
+    check(info.get('host-nodes-scanned') == 512 * M,
+          'numa: with a 1 s budget the residency scan covers all 512M', r)
+    r = vm.cmd('query-vmhint', id='vh0', **{'host-nodes': True, 'host-nodes-budget-ms': 0})
+    check('error' in r and 'host-nodes-budget-ms' in r['error']['desc'],
+          'numa: a residency budget of 0 ms is refused', r)
+    r = vm.cmd('query-vmhint', id='vh0', **{'host-nodes-budget-ms': 10})
+    check('error' in r, 'numa: host-nodes-budget-ms without host-nodes is refused', r)
+
+    t0 = time.time()
     r = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 0})
-    check('return' in r and r['return']['pages-total'] == 512 * M // 4096,
-          'numa: vmhint-numa-move to node 0 looks at all 131072 pages', r)
+    check('return' in r and r['return'] == {} and time.time() - t0 < 1,
+          'numa: vmhint-numa-move returns at once, with no result', r)
+    ev = vm.qmp.event('VMHINT_NUMA_MOVE_DONE', timeout=60)
+    d = ev['data'] if ev else {}
+    check(d.get('id') == 'vh0' and d.get('status') == 'completed' and
+          d.get('host-node') == 0,
+          'numa: VMHINT_NUMA_MOVE_DONE says vh0 completed to node 0', ev)
+    res = d.get('result', {})
+    check(res.get('pages-total') == 512 * M // 4096,
+          'numa: vmhint-numa-move to node 0 looks at all 131072 pages', res)
+    check(sum(o['pages'] for o in res.get('outcomes', [])) == 512 * M // 4096 and
+          all(o['outcome'] in ('already', 'not_present', 'moved', 'dropped')
+              for o in res.get('outcomes', [])),
+          'numa: the event counts every page under its outcome', res)
+    info = vmhint(vm)
+    mv = info and info.get('numa-move')
+    check(mv is not None and mv['status'] == 'completed' and
+          mv.get('result', {}).get('pages-total') == 512 * M // 4096,
+          'numa: query-vmhint keeps the last move and its result', mv)
     r = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 63})
     check('error' in r, 'numa: vmhint-numa-move to a node without memory is an error', r)
+    r = vm.cmd('vmhint-numa-move-cancel', id='vh0')
+    check('error' in r and 'no NUMA move' in r['error']['desc'],
+          'numa: vmhint-numa-move-cancel without a move is an error', r)
+    r = vm.cmd('vmhint-numa-move', id='nope', **{'host-node': 0})
+    check('error' in r, 'numa: vmhint-numa-move with an unknown id is an error', r)
+
+
+def test_move():
+    """A move over 1G of resident RAM in the background: QMP stays
+    responsive, progress shows, a second move is refused, cancel works."""
+    vm = start('move', ['-m', '1G',
+                        '-object', 'memory-backend-ram,id=m0,size=1G,prealloc=on',
+                        '-machine', 'memory-backend=m0'] + device_args(['m0']))
+    if not vm:
+        return
+    pages = G // 4096
+    try:
+        idle = []
+        for _ in range(20):
+            t0 = time.time()
+            vm.cmd('query-vmhint', id='vh0')
+            idle.append(time.time() - t0)
+        r = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 0})
+        check('return' in r, 'move: vmhint-numa-move started', r)
+        busy, seen = [], []
+        while True:
+            t0 = time.time()
+            info = vmhint(vm)
+            rtt = time.time() - t0
+            mv = info and info.get('numa-move')
+            if not mv or mv['status'] not in ('running', 'cancelling'):
+                break
+            busy.append(rtt)
+            seen.append(mv)
+            if len(seen) == 1:
+                r2 = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 0})
+                check('error' in r2 and 'already running' in r2['error']['desc'],
+                      'move: a second move while one runs is refused', r2)
+        ev = vm.qmp.event('VMHINT_NUMA_MOVE_DONE', timeout=120)
+        check(ev is not None and ev['data']['status'] == 'completed' and
+              ev['data']['result']['pages-total'] == pages,
+              'move: the 1G move completed, its event counts 262144 pages', ev)
+        print('note: query-vmhint round trip idle: median %.2f ms, max %.2f ms; '
+              'during the move: %d answered, median %.2f ms, max %.2f ms' %
+              (1e3 * sorted(idle)[len(idle) // 2], 1e3 * max(idle), len(busy),
+               1e3 * sorted(busy)[len(busy) // 2] if busy else 0,
+               1e3 * max(busy) if busy else 0))
+        check(len(busy) >= 1, 'move: query-vmhint answered while the move ran', len(busy))
+        check(bool(busy) and max(busy) < 0.5,
+              'move: every query-vmhint during the move answered within 500 ms',
+              busy and max(busy))
+        check(any(0 < m['pages-done'] < m['pages-total'] == pages for m in seen),
+              'move: query-vmhint shows progress (pages-done of pages-total)', seen[-3:])
+
+        # Cancel right after the start: the event says cancelled, with
+        # fewer pages than the whole.
+        vm.qmp.events.clear()
+        r = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 0})
+        r2 = vm.cmd('vmhint-numa-move-cancel', id='vh0')
+        check('return' in r and 'return' in r2, 'cancel: move started and cancelled', (r, r2))
+        ev = vm.qmp.event('VMHINT_NUMA_MOVE_DONE', timeout=60)
+        d = ev['data'] if ev else {}
+        check(d.get('status') == 'cancelled' and d['result']['pages-total'] < pages,
+              'cancel: VMHINT_NUMA_MOVE_DONE says cancelled, before all 262144 pages', ev)
+        info = vmhint(vm)
+        check(info is not None and info['numa-move']['status'] == 'cancelled',
+              'cancel: query-vmhint says the last move was cancelled',
+              info and info.get('numa-move'))
+        r = vm.cmd('vmhint-numa-move', id='vh0', **{'host-node': 0})
+        ev = vm.qmp.event('VMHINT_NUMA_MOVE_DONE', timeout=120)
+        check('return' in r and ev is not None and ev['data']['status'] == 'completed',
+              'cancel: a new move after the cancelled one runs to completion', ev)
+    finally:
+        vm.stop()
 
 
 def test_memfd():
@@ -196,12 +306,15 @@ def test_split():
         vm.stop()
 
 
+NUMA_ARGS = ['-m', '512M',
+             '-object', 'memory-backend-ram,id=m0,size=256M',
+             '-object', 'memory-backend-memfd,id=m1,size=256M,share=on',
+             '-numa', 'node,nodeid=0,memdev=m0',
+             '-numa', 'node,nodeid=1,memdev=m1']
+
+
 def test_numa():
-    vm = start('numa', ['-m', '512M',
-                        '-object', 'memory-backend-ram,id=m0,size=256M',
-                        '-object', 'memory-backend-memfd,id=m1,size=256M,share=on',
-                        '-numa', 'node,nodeid=0,memdev=m0',
-                        '-numa', 'node,nodeid=1,memdev=m1'] + device_args(['m0', 'm1']))
+    vm = start('numa', NUMA_ARGS + device_args(['m0', 'm1'], ',numa-policy=bind,host-nodes=0'))
     if not vm:
         return
     try:
@@ -210,6 +323,31 @@ def test_numa():
             check(regions(info) == [('m0', 0, 256 * M, 'anon'),
                                     ('m1', 256 * M, 256 * M, 'shmem')],
                   'numa: m0 anon at 0, m1 shmem at 256M', regions(info))
+        r = vm.cmd('qom-get', path='/objects/vh0', property='memdev')
+        check(r.get('return') == ['m0', 'm1'], 'numa: qom-get memdev is the list [m0, m1]', r)
+        r = vm.cmd('qom-get', path='/objects/vh0', property='numa-policy')
+        check(r.get('return') == 'bind', 'numa: numa-policy=bind (HostMemPolicy) accepted', r)
+        r = vm.cmd('qom-get', path='/objects/vh0', property='host-nodes')
+        check(r.get('return') == [0], 'numa: qom-get host-nodes is the list [0]', r)
+        r = vm.cmd('qom-set', path='/objects/vh0', property='host-nodes', value=[0])
+        check('error' in r and 'cannot be changed' in r['error']['desc'],
+              'numa: host-nodes cannot be changed after creation', r)
+    finally:
+        vm.stop()
+    # The same object in JSON, as object-add takes it.
+    obj = {'qom-type': 'vmhint', 'id': 'vh0', 'memdev': ['m0', 'm1'],
+           'numa-policy': 'preferred', 'host-nodes': [0]}
+    vm = start('numajson', NUMA_ARGS + ['-object', json.dumps(obj),
+                                        '-device', 'virtio-hint-pci,vmhint=vh0'])
+    if not vm:
+        return
+    try:
+        info = vmhint(vm)
+        check(info is not None and [r[0] for r in regions(info)] == ['m0', 'm1'],
+              'numa: JSON -object with "memdev": ["m0", "m1"] registers both',
+              info and regions(info))
+        r = vm.cmd('qom-get', path='/objects/vh0', property='numa-policy')
+        check(r.get('return') == 'preferred', 'numa: JSON numa-policy preferred accepted', r)
     finally:
         vm.stop()
 
@@ -233,11 +371,36 @@ def test_refuse():
     refused('twice', ['-object', 'vmhint,id=vh0,memdev=m0',
                       '-object', 'vmhint,id=vh1,memdev=m0'], 'already used')
     refused('nomemdev', ['-object', 'vmhint,id=vh0,memdev=m9'], "'m9'")
+    refused('colonlist', ['-object', 'vmhint,id=vh0,memdev=m0:m1'],
+            'memdev=m0,memdev=m1')
+    refused('badpolicy', ['-object', 'vmhint,id=vh0,memdev=m0,numa-policy=near,'
+                          'host-nodes=0'], 'numa-policy')
+    refused('bignode', ['-object', 'vmhint,id=vh0,memdev=m0,numa-policy=bind,'
+                        'host-nodes=64'], "beyond libvmhint's limit")
+    refused('bindnonodes', ['-object', 'vmhint,id=vh0,memdev=m0,numa-policy=bind'],
+            'at least one node')
     refused('nodevobj', ['-device', 'virtio-hint-pci'], 'vmhint')
 
 
-for t in (test_ram, test_memfd, test_split, test_numa, test_refuse):
+for t in (test_ram, test_memfd, test_split, test_numa, test_move, test_refuse):
     t()
 
 finish()
 EOF
+rc=$?
+
+# QEMU links against the per-VM API only: the host-wide KSM API
+# (<vmhint/ksm.h>, symbol node VMHINT_HOST_*) is for host daemons.
+if command -v objdump >/dev/null; then
+	host_syms=$(objdump -T "$qemu" | grep VMHINT_HOST)
+	if [ -z "$host_syms" ] && objdump -T "$qemu" | grep -q 'VMHINT_0'; then
+		echo "ok   abi: QEMU imports libvmhint symbols, none of node VMHINT_HOST_*"
+	else
+		echo "FAIL abi: QEMU imports libvmhint symbols, none of node VMHINT_HOST_*"
+		echo "     got: ${host_syms:-no VMHINT_0.* symbol at all}"
+		rc=1
+	fi
+else
+	echo "note: objdump (binutils) missing: the VMHINT_HOST_* import check is skipped"
+fi
+exit $rc
