@@ -32,5 +32,5 @@ vm_initramfs "$work/initrd" --driver --bin "$vm_top/src/guest/tools/memhog" -- "
 # The harness's two nodes are memory-backend-ram m0 and m1, 512M each.
 vm_run "$work/initrd" "$work/log" --qemu "$vm_patched" --nodes 2 --mem 512 --smp 1 \
 	--append init_on_alloc=0 -- \
-	-object vmhint,id=vh0,memdev=m0:m1 -device virtio-hint-pci,vmhint=vh0
+	-object vmhint,id=vh0,memdev=m0,memdev=m1 -device virtio-hint-pci,vmhint=vh0
 vm_report "$work/log" numa
