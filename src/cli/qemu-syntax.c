@@ -3,19 +3,19 @@
  * The QEMU command-line syntax of the vmhint object and its device, in one
  * place (see qemu-syntax.h).
  *
- * The object is given in QEMU's key=value syntax, which takes list
- * properties as NAME.0=...,NAME.1=... (QEMU's keyval), and is readable in a
- * domain XML (JSON would be all &quot;). No value vmhintctl writes holds a
- * comma: memory backend IDs, table names and paths are checked for it.
+ * The object is given in -object's key=value syntax rather than JSON: it
+ * stays readable in a domain XML (JSON would be all &quot;). No value
+ * vmhintctl writes holds a comma: backend IDs come from libvirt, table names
+ * and paths are checked for it.
  *
  * VHC_MEMDEV_LIST selects how the memdev and host-nodes lists are spelled:
- *   0  memdev is a string of IDs separated by ':' and host-nodes a string
- *      "0:2-3" (qemu-patches/0002, 0006 as of vmhint 0.1)
- *   1  memdev is a QOM list of IDs (memdev.0=pc.ram,memdev.1=...) and
- *      host-nodes a list of node numbers, as memory-backend's host-nodes
- *      (HostMemPolicy)
- * numa-policy takes the same names either way (default, preferred, bind,
- * interleave: HostMemPolicy's).
+ *   1  (default) QOM lists, as qemu-patches/ define them from vmhint 0.2:
+ *      the key repeated (memdev=pc.ram,memdev=ram-node1; host-nodes=0-1,
+ *      host-nodes=3), as -object's option parser takes memory-backend's
+ *      host-nodes
+ *   0  the strings of vmhint 0.1: memdev=a:b, host-nodes=0:2-3
+ * With one backend and one range, both spell the same. numa-policy takes
+ * HostMemPolicy's names either way (default, preferred, bind, interleave).
  */
 #include "config.h"
 
@@ -26,7 +26,7 @@
 #include "qemu-syntax.h"
 
 #ifndef VHC_MEMDEV_LIST
-#define VHC_MEMDEV_LIST 0
+#define VHC_MEMDEV_LIST 1
 #endif
 
 struct buf {
@@ -51,34 +51,29 @@ static void put_memdev(struct buf *b, const struct vhc_object *o)
 	unsigned int i;
 
 	for (i = 0; i < o->n_memdev; i++) {
-		if (VHC_MEMDEV_LIST)
-			put_int(b, ",memdev.%d=", (int)i);
+		if (VHC_MEMDEV_LIST || !i)
+			put(b, "%s", ",memdev=");
 		else
-			put(b, i ? ":" : ",memdev=", "");
+			put(b, "%s", ":");
 		put(b, "%s", o->memdev[i]);
 	}
 }
 
+/* Ranges of nodes: ",host-nodes=0-1,host-nodes=3" or ",host-nodes=0-1:3". */
 static void put_nodes(struct buf *b, uint64_t nodes)
 {
 	int a, e, i = 0;
 
-	if (VHC_MEMDEV_LIST) {
-		for (a = 0; a < 64; a++)
-			if (nodes >> a & 1) {
-				put_int(b, ",host-nodes.%d=", i++);
-				put_int(b, "%d", a);
-			}
-		return;
-	}
-	put(b, ",host-nodes=", "");
 	for (a = 0; a < 64; a++) {
 		if (!(nodes >> a & 1))
 			continue;
 		for (e = a; e < 63 && (nodes >> (e + 1) & 1); e++)
 			;
-		if (i++)
-			put(b, ":", "");
+		if (VHC_MEMDEV_LIST || !i)
+			put(b, "%s", ",host-nodes=");
+		else
+			put(b, "%s", ":");
+		i++;
 		put_int(b, "%d", a);
 		if (e > a)
 			put_int(b, "-%d", e);
@@ -94,7 +89,7 @@ char *vhc_object_arg(const struct vhc_object *o)
 	put_memdev(&b, o);
 	put(&b, ",mode=%s", o->mode);
 	if (o->dedupe) {
-		put(&b, ",dedupe=on", "");
+		put(&b, "%s", ",dedupe=on");
 		if (o->dedupe_table)
 			put(&b, ",dedupe-table=%s", o->dedupe_table);
 	}

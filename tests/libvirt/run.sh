@@ -3,6 +3,8 @@
 #
 # tests/libvirt/run.sh - vmhintctl and the patched QEMU under a real libvirtd.
 #
+#   domcaps   virsh domcapabilities of the patched emulator equals that of
+#             Debian's /usr/bin/qemu-system-x86_64 (but for its path)
 #   xml-*     vmhintctl attach on defined domains of each memory layout
 #             (plain, memfd, hugepages, 2 guest NUMA cells, DIMMs, q35):
 #             every memdev of the vmhint object is a memory backend in the
@@ -117,6 +119,22 @@ else
 fi
 echo "emulator: $qemu"
 
+# --- domcaps: libvirt sees what it sees in Debian's QEMU ----------------------
+# Everything but the binary's path; the differences are shown.
+domcaps() { vsh domcapabilities --emulatorbin "$1" --virttype qemu | grep -v '^ *<path>'; }
+if [ -x /usr/bin/qemu-system-x86_64 ]; then
+	domcaps /usr/bin/qemu-system-x86_64 >"$work/domcaps.debian"
+	domcaps "$qemu" >"$work/domcaps.vmhint"
+	if diff -u "$work/domcaps.debian" "$work/domcaps.vmhint" >"$work/domcaps.diff"; then
+		pass "domcaps: virsh domcapabilities of $qemu = of /usr/bin/qemu-system-x86_64 ($(wc -l <"$work/domcaps.debian") lines)"
+	else
+		fail "domcaps: virsh domcapabilities differ from Debian's QEMU:"
+		cat "$work/domcaps.diff"
+	fi
+else
+	echo "domcaps: no /usr/bin/qemu-system-x86_64 to compare with (qemu-system-x86)"
+fi
+
 # --- helpers -------------------------------------------------------------------
 uuid_n=0
 # domain_xml NAME [MACHINE] [MEMORY-XML...]: a TCG domain, the patched
@@ -155,7 +173,7 @@ XML
 inactive() { vsh dumpxml --inactive --security-info "$1"; }
 
 # The -object vmhint's memdev IDs and the memory backends' IDs in ARGV.
-# Both spellings of the list: memdev=a:b and memdev.0=a,memdev.1=b.
+# Both spellings of the list: memdev=a,memdev=b and memdev=a:b (vmhint 0.1).
 memdevs_of() {
 	grep -o "vmhint,id=vmhint0,[^ ']*" "$1" | tr ',' '\n' |
 		sed -n 's/^memdev\(\.[0-9]*\)\{0,1\}=//p' | tr ':' '\n'
