@@ -320,6 +320,30 @@ echo "$q" >"$work/boot.query-vmhint.json"
 grep -q '"vmhint0"' "$work/boot.query-vmhint.json" && grep -q '"pc.ram"' "$work/boot.query-vmhint.json" &&
 	pass "boot: query-vmhint lists object vmhint0 over pc.ram" ||
 	fail "boot: query-vmhint: $(head -c 400 "$work/boot.query-vmhint.json")"
+# vmhintd's own QMP socket, from the domain's metadata.
+sock=$(vsh dumpxml "$d" | sed -n "s/.*<vmhint:qmp socket=['\"]\([^'\"]*\)['\"].*/\1/p")
+if python3 - "$sock" >"$work/boot.qmp.log" 2>&1 <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+def cmd(c):
+    f.write(json.dumps({"execute": c}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            return r
+json.loads(f.readline())  # greeting
+cmd("qmp_capabilities")
+r = cmd("query-vmhint")
+print(json.dumps(r))
+sys.exit(0 if "return" in r else 1)
+PY
+then
+	pass "boot: query-vmhint over the domain's own QMP socket $sock"
+else
+	fail "boot: QMP socket ${sock:-?}: $(tail -n 3 "$work/boot.qmp.log")"
+fi
 pid=$(cat "/run/libvirt/qemu/$d.pid" 2>/dev/null)
 qemu_user=$(stat -c %U /var/lib/libvirt/qemu)
 check "boot: QEMU (pid ${pid:-?}) runs as $qemu_user" [ "$(ps -o user= -p "${pid:-0}" | tr -d ' ')" = "$qemu_user" ]
