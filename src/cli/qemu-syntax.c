@@ -8,14 +8,10 @@
  * vmhintctl writes holds a comma: backend IDs come from libvirt, table names
  * and paths are checked for it.
  *
- * VHC_MEMDEV_LIST selects how the memdev and host-nodes lists are spelled:
- *   1  (default) QOM lists, as qemu-patches/ define them from vmhint 0.2:
- *      the key repeated (memdev=pc.ram,memdev=ram-node1; host-nodes=0-1,
- *      host-nodes=3), as -object's option parser takes memory-backend's
- *      host-nodes
- *   0  the strings of vmhint 0.1: memdev=a:b, host-nodes=0:2-3
- * With one backend and one range, both spell the same. numa-policy takes
- * HostMemPolicy's names either way (default, preferred, bind, interleave).
+ * memdev and host-nodes are QOM lists: the key repeated
+ * (memdev=pc.ram,memdev=ram-node1; host-nodes=0-1,host-nodes=3), as
+ * -object's option parser takes memory-backend's host-nodes. numa-policy
+ * takes HostMemPolicy's names (default, preferred, bind, interleave).
  */
 #include "config.h"
 
@@ -24,10 +20,6 @@
 #include <string.h>
 
 #include "qemu-syntax.h"
-
-#ifndef VHC_MEMDEV_LIST
-#define VHC_MEMDEV_LIST 1
-#endif
 
 struct buf {
 	char s[8192];
@@ -50,30 +42,21 @@ static void put_memdev(struct buf *b, const struct vhc_object *o)
 {
 	unsigned int i;
 
-	for (i = 0; i < o->n_memdev; i++) {
-		if (VHC_MEMDEV_LIST || !i)
-			put(b, "%s", ",memdev=");
-		else
-			put(b, "%s", ":");
-		put(b, "%s", o->memdev[i]);
-	}
+	for (i = 0; i < o->n_memdev; i++)
+		put(b, ",memdev=%s", o->memdev[i]);
 }
 
-/* Ranges of nodes: ",host-nodes=0-1,host-nodes=3" or ",host-nodes=0-1:3". */
+/* Ranges of nodes: ",host-nodes=0-1,host-nodes=3". */
 static void put_nodes(struct buf *b, uint64_t nodes)
 {
-	int a, e, i = 0;
+	int a, e;
 
 	for (a = 0; a < 64; a++) {
 		if (!(nodes >> a & 1))
 			continue;
 		for (e = a; e < 63 && (nodes >> (e + 1) & 1); e++)
 			;
-		if (VHC_MEMDEV_LIST || !i)
-			put(b, "%s", ",host-nodes=");
-		else
-			put(b, "%s", ":");
-		i++;
+		put(b, "%s", ",host-nodes=");
 		put_int(b, "%d", a);
 		if (e > a)
 			put_int(b, "-%d", e);

@@ -44,12 +44,9 @@ VMHINT_API int vmhint_ctx_new(const struct vmhint_ctx_opts *caller_opts, struct 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (caller_opts) {
-		err = vh_struct_in(&o, sizeof(o), caller_opts);
-		if (err)
-			return err;
-	}
-	err = check_opts(opts);
+	err = vh_struct_in(&o, sizeof(o), caller_opts);
+	if (!err)
+		err = check_opts(opts);
 	if (err)
 		return err;
 	ctx = calloc(1, sizeof(*ctx));

@@ -19,12 +19,11 @@
 /* The caller's options (NULL: the defaults) into @o, by the size rule. */
 static int dedupe_take_opts(struct vmhint_dedupe_opts *o, const struct vmhint_dedupe_opts *caller)
 {
-	int err = 0;
+	int err;
 
 	memset(o, 0, sizeof(*o));
 	o->size = sizeof(*o);
-	if (caller)
-		err = vh_struct_in(o, sizeof(*o), caller);
+	err = vh_struct_in(o, sizeof(*o), caller);
 	if (!err && (o->flags & ~VMHINT_DEDUPE_CROSS_VM))
 		err = -EINVAL;
 	return err;

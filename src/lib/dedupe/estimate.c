@@ -170,11 +170,9 @@ VMHINT_API int vmhint_dedupe_estimate_new(struct vmhint_dedupe_table *t,
 
 	if (!t || !out)
 		return -EINVAL;
-	if (opts) {
-		ret = vh_struct_in(&o, sizeof(o), opts);
-		if (ret)
-			return ret;
-	}
+	ret = vh_struct_in(&o, sizeof(o), opts);
+	if (ret)
+		return ret;
 	if (o._pad0 || o.zero_mode > VMHINT_DEDUPE_ZERO_ZERO_PAGE)
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));

@@ -166,12 +166,9 @@ VMHINT_API int vmhint_dedupe_mark(struct vmhint_dedupe *d,
 
 	if (!d)
 		return -EINVAL;
-	if (caller_opts) {
-		ret = vh_struct_in(&o, sizeof(o), caller_opts);
-		if (ret)
-			return ret;
-	}
-	ret = mark_check(d, opts);
+	ret = vh_struct_in(&o, sizeof(o), caller_opts);
+	if (!ret)
+		ret = mark_check(d, opts);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&d->lock);

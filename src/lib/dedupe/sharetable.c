@@ -172,11 +172,9 @@ VMHINT_API int vmhint_dedupe_table_open(const char *name,
 
 	if (!table_name_ok(name) || !out)
 		return -EINVAL;
-	if (opts) {
-		ret = vh_struct_in(&o, sizeof(o), opts);
-		if (ret)
-			return ret;
-	}
+	ret = vh_struct_in(&o, sizeof(o), opts);
+	if (ret)
+		return ret;
 	if (o.flags & ~(VMHINT_DEDUPE_TABLE_CREATE | VMHINT_DEDUPE_TABLE_GROUP))
 		return -EINVAL;
 	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);

@@ -268,11 +268,9 @@ VMHINT_API int64_t vmhint_dedupe_zero_reclaim(struct vmhint_dedupe *d,
 
 	if (!d)
 		return -EINVAL;
-	if (opts) {
-		ret = vh_struct_in(&o, sizeof(o), opts);
-		if (ret)
-			return ret;
-	}
+	ret = vh_struct_in(&o, sizeof(o), opts);
+	if (ret)
+		return ret;
 	if (o.batch_pages)
 		batch = o.batch_pages;
 	granule = o.granule_bytes;

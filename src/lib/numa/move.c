@@ -473,14 +473,13 @@ int numa_move_range(struct vmhint_ctx *ctx, uint64_t gpa, uint64_t len,
 int numa_take_move_opts(struct vmhint_numa_move_opts *o,
 			const struct vmhint_numa_move_opts *caller)
 {
+	int err;
+
 	memset(o, 0, sizeof(*o));
 	o->size = sizeof(*o);
-	if (caller) {
-		int err = vh_struct_in(o, sizeof(*o), caller);
-
-		if (err)
-			return err;
-	}
+	err = vh_struct_in(o, sizeof(*o), caller);
+	if (err)
+		return err;
 	if (o->_pad0)
 		return -EINVAL;
 	if (o->flags & ~(VMHINT_NUMA_MOVE_ALL | VMHINT_NUMA_NO_DROP))

@@ -21,7 +21,8 @@ static inline int vh_struct_size_ok(uint32_t size)
  * vh_struct_in() - copy the caller's option struct @src (its first field
  * is its size) into @dst of @dst_size bytes, which the caller of this
  * function has filled with the defaults: an older caller's missing fields
- * keep them. A newer caller's extra bytes must be zero.
+ * keep them, and a NULL @src keeps them all. A newer caller's extra bytes
+ * must be zero.
  *
  * Return: 0, -EINVAL for a bad size, -E2BIG for a non-zero unknown tail.
  */
@@ -29,6 +30,8 @@ static inline int vh_struct_in(void *dst, size_t dst_size, const void *src)
 {
 	uint32_t size;
 
+	if (!src)
+		return 0;
 	memcpy(&size, src, sizeof(size));
 	if (!vh_struct_size_ok(size))
 		return -EINVAL;
