@@ -1,6 +1,8 @@
 #!/bin/bash
-# Build the libFuzzer target for the wire parser with clang, compiling the
-# library sources directly (no libtool): fuzz/build.sh [output-dir]
+# Build the libFuzzer targets with clang, compiling the sources directly (no
+# libtool): fuzz_wire (the wire parser of libvmhint) and, when libxml2 and
+# json-c are there, fuzz_daemon (vmhintd's and vmhintctl's parsers).
+# fuzz/build.sh [output-dir]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$top/build-fuzz}
@@ -22,3 +24,19 @@ libs=$(pkg-config --libs numa libxxhash 2>/dev/null || echo "-lnuma -lxxhash")
 	"$top"/src/lib/*/*.c "$top/fuzz/fuzz_wire.c" -o "$out/fuzz_wire" $libs -lpthread
 "$top/fuzz/gen-seeds.sh" "$out/seeds"
 echo "fuzz/build.sh: $out/fuzz_wire, seeds in $out/seeds"
+
+# The policy metadata, vmhintd.conf and control request parsers.
+if dlibs=$(pkg-config --libs libxml-2.0 json-c 2>/dev/null); then
+	dflags=$(pkg-config --cflags libxml-2.0 json-c)
+	# shellcheck disable=SC2086
+	"$cc" "${flags[@]}" $dflags -I"$out" -I"$top/src" \
+		"$top/src/policy/policy.c" "$top/src/daemon/conf.c" \
+		"$top/src/daemon/request.c" "$top/src/daemon/log.c" \
+		"$top/fuzz/fuzz_daemon.c" -o "$out/fuzz_daemon" $dlibs
+	rm -rf "$out/seeds-daemon"
+	cp -r "$top/fuzz/seeds-daemon" "$out/seeds-daemon"
+	echo "fuzz/build.sh: $out/fuzz_daemon, seeds in $out/seeds-daemon"
+else
+	rm -f "$out/fuzz_daemon"
+	echo "fuzz/build.sh: no libxml2/json-c (scripts/install-deps libvirt): fuzz_daemon not built"
+fi

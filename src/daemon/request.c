@@ -516,7 +516,9 @@ int vhd_request_parse(const char *line, size_t len, struct vhd_request *r,
 		return fail(err, errsz, "request line longer than %d bytes", VHD_REQ_MAX_LINE);
 	if (memchr(line, '\0', len))
 		return fail(err, errsz, "NUL byte in the request line");
-	if (len == strspn(line, " \t\r\n"))
+	for (i = 0; (size_t)i < len && is_blank(line[i]); i++)
+		;
+	if ((size_t)i == len)	/* (the line need not end in a NUL) */
 		return fail(err, errsz, "empty request");
 	obj = parse_json(line, len, err, errsz);
 	if (!obj)

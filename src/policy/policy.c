@@ -315,12 +315,16 @@ static void xml_error_text(xmlParserCtxtPtr ctxt, char *err, size_t errsz)
 {
 	const xmlError *e = xmlCtxtGetLastError(ctxt);
 	char msg[160];
-	size_t n;
+	size_t n, i;
 
 	snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message : "unknown error");
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
+	/* libxml2 quotes the input in some messages, bad bytes and all */
+	for (i = 0; i < n; i++)
+		if (msg[i] < 0x20 || msg[i] >= 0x7f)
+			msg[i] = '?';
 	fail(err, errsz, "XML does not parse: line %d: %s", e ? e->line : 0, msg);
 }
 

@@ -318,6 +318,14 @@ START_TEST(errors_are_one_clean_line)
 	ck_assert_int_eq(vhp_policy_parse(xml, strlen(xml), &p, small, sizeof(small)), -1);
 	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
 	ck_assert_int_eq(strncmp(small, "invalid <vmhint:mode> '", sizeof(small) - 1), 0);
+	/* found by fuzz_daemon: libxml2 quotes bad UTF-8 in its message */
+	strcpy(xml, EL("<vmhint:numa policy='pref\xe6rred'/>"));
+	ck_assert_int_eq(parse(xml, &p, err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "XML does not parse: line 1: "));
+	for (i = 0; err[i]; i++)
+		ck_assert_msg(err[i] >= 0x20 && err[i] < 0x7f, "byte %#x at %zu of '%s'",
+			      (unsigned char)err[i], i, err);
+	ck_assert_mem_eq(&p, &s, sizeof(p));
 	/* and none at all is fine */
 	ck_assert_int_eq(vhp_policy_parse(xml, strlen(xml), &p, NULL, 0), -1);
 	ck_assert_mem_eq(&p, &s, sizeof(p));

@@ -390,6 +390,15 @@ START_TEST(line_bounds)
 	same_but_id(&r, &s);
 	ck_assert_int_eq(vhd_request_parse(NULL, 0, &r, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "no request");
+	/* found by fuzz_daemon: blanks without a NUL after them were read
+	 * past their end (ASan sees it; the bytes after are not blanks) */
+	free(line);
+	line = malloc(3);
+	memcpy(line, "  \t", 3);
+	ck_assert_int_eq(vhd_request_parse(line, 3, &r, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "empty request");
+	ck_assert_int_eq(vhd_request_parse(line, 0, &r, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "empty request");
 	/* a short error buffer gets a terminated prefix, none is fine */
 	ck_assert_int_eq(vhd_request_parse("{}", 2, &r, err, 8), -1);
 	ck_assert_str_eq(err, "missing");
