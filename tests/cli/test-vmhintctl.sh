@@ -350,5 +350,19 @@ for f in out err; do
 	[ "$(wc -l <"$tmp/$f")" -le 2 ] || bad "partial: too much output on std$f"
 done
 
+# Bash completion: commands, values, options (no virsh needed for these).
+comp=${top_srcdir:-.}/data/vmhintctl.bash-completion
+if command -v bash >/dev/null 2>&1; then
+	got=$(bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _vmhintctl
+		echo "${COMPREPLY[*]}"' sh "$comp" vmhintctl -s /x set-mode web1 '')
+	[ "$got" = "sync lazy" ] && ok || bad "completion of set-mode DOMAIN: '$got'"
+	got=$(bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _vmhintctl
+		echo "${COMPREPLY[*]}"' sh "$comp" vmhintctl numa-move web1 --)
+	[ "$got" = "--node --all --rate --no-wait" ] && ok || bad "completion of numa-move options: '$got'"
+	got=$(bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _vmhintctl
+		echo "${COMPREPLY[*]}"' sh "$comp" vmhintctl f)
+	[ "$got" = "flush" ] && ok || bad "completion of commands: '$got'"
+fi
+
 echo "test-vmhintctl: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
