@@ -342,7 +342,6 @@ enum {
 };
 
 struct cmdargs {
-	const char *cmd;
 	const char *pos[2];
 	int npos;
 	unsigned int given;	/* O_* */
@@ -705,7 +704,7 @@ static int parse_args(const struct cmd *cmd, int argc, char **argv, struct cmdar
 int vhc_daemon_cmd(const char *socket, int argc, char **argv)
 {
 	const struct cmd *cmd = NULL;
-	struct cmdargs a = { .cmd = argv[0] };
+	struct cmdargs a = { .npos = 0 };
 	struct json_object *req, *ret;
 	struct vhc_client c;
 	size_t i;

@@ -161,8 +161,10 @@ static int follow(struct vhc_client *c, const char *domain)
 			break;
 		s = vhc_get_str(st, "status", "?", sb, sizeof(sb));
 		if (ended(s)) {
-			if (bar)
+			if (bar) {	/* the bar's last state, then the summary */
+				show(st, tty, &last, &bar);
 				putchar('\n');
+			}
 			bar = 0;
 			rc = finish(domain, st);
 			json_object_put(st);
