@@ -7,8 +7,9 @@
  * (modulo 4), the rest is its input:
  *
  *   0  vhp_policy_parse()   accepted: the policy passes vhp_policy_check,
- *                           format -> parse gives the same fields back, and
- *                           formatting that gives the same text again;
+ *                           format -> parse gives the same fields back (and
+ *                           so does format_metadata -> parse), formatting
+ *                           that gives the same text again;
  *                           rejected or absent: the policy is unchanged,
  *                           and a rejection has a one-line printable error
  *   1  vhd_conf_parse()     accepted: every value within its range, and
@@ -114,6 +115,13 @@ static void fuzz_policy(const char *data, size_t size)
 	CHECK(text2 && !strcmp(text, text2));
 	free(text);
 	free(text2);
+	/* and the element for virDomainSetMetadata, as libvirt returns it */
+	text = vhp_policy_format_metadata(&p);
+	CHECK(text != NULL);
+	policy_sentinel(&q);
+	CHECK(vhp_policy_parse(text, strlen(text), &q, err, sizeof(err)) == 1);
+	same_policy(&p, &q);
+	free(text);
 }
 
 /* --- 1: vmhintd.conf --- */

@@ -604,13 +604,20 @@ static const struct child_parser {
 
 #define N_CHILDREN	(sizeof(child_parsers) / sizeof(child_parsers[0]))
 
-static int parse_child(xmlNodePtr n, struct vhp_policy *p, unsigned int *seen,
-		       char *err, size_t errsz)
+/* A child of ours: in our namespace, or in none when the element is the
+ * bare one virDomainGetMetadata() returns. */
+static int our_child(xmlNodePtr n, bool bare)
+{
+	return bare ? !n->ns : in_ns(n);
+}
+
+static int parse_child(xmlNodePtr n, bool bare, struct vhp_policy *p,
+		       unsigned int *seen, char *err, size_t errsz)
 {
 	char b[VALUE_SHOWN + 8];
 	unsigned int i;
 
-	for (i = 0; in_ns(n) && i < N_CHILDREN; i++) {
+	for (i = 0; our_child(n, bare) && i < N_CHILDREN; i++) {
 		if (strcmp((const char *)n->name, child_parsers[i].name))
 			continue;
 		if (*seen & (1u << i))
@@ -618,10 +625,11 @@ static int parse_child(xmlNodePtr n, struct vhp_policy *p, unsigned int *seen,
 		*seen |= 1u << i;
 		return child_parsers[i].parse(n, p, err, errsz);
 	}
-	if (!in_ns(n))
-		return fail(err, errsz, "unknown element <%s> in <vmhint:vmhint> (not in "
-			    "namespace " VHP_NS_URI ")", shown((const char *)n->name, b,
-							       sizeof(b)));
+	if (!our_child(n, bare))
+		return fail(err, errsz, "unknown element <%s> in <vmhint:vmhint> (%s)",
+			    shown((const char *)n->name, b, sizeof(b)),
+			    bare ? "in a namespace, its parent in none" :
+			    "not in namespace " VHP_NS_URI);
 	return fail(err, errsz, "unknown element <vmhint:%s> in <vmhint:vmhint> (mode, "
 		    "active-reporting, dedupe, numa or qmp)",
 		    shown((const char *)n->name, b, sizeof(b)));
@@ -631,6 +639,7 @@ static int parse_element(xmlNodePtr v, struct vhp_policy *out, char *err,
 			 size_t errsz)
 {
 	static const char *const none[] = { NULL };
+	bool bare = !v->ns;
 	unsigned int seen = 0;
 	struct vhp_policy p;
 	xmlNodePtr n;
@@ -640,7 +649,8 @@ static int parse_element(xmlNodePtr v, struct vhp_policy *out, char *err,
 	    check_content(v, VHP_ELEMENT, 0, err, errsz))
 		return -1;
 	for (n = v->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && parse_child(n, &p, &seen, err, errsz))
+		if (n->type == XML_ELEMENT_NODE &&
+		    parse_child(n, bare, &p, &seen, err, errsz))
 			return -1;
 	if (vhp_policy_check(&p, err, errsz))
 		return -1;
@@ -648,14 +658,18 @@ static int parse_element(xmlNodePtr v, struct vhp_policy *out, char *err,
 	return 1;
 }
 
-/* The <vmhint:vmhint> of a domain's <metadata>, NULL if none; -1 in *ret
- * if there are several. */
+/*
+ * The element: the root, in our namespace or (as virDomainGetMetadata()
+ * gives it: libvirt 9.0 drops the namespace of the element it returns) in
+ * none; or the <vmhint:vmhint> of a domain's <metadata>, where only the
+ * namespace says it is ours. NULL if none; -1 in *ret if there are several.
+ */
 static xmlNodePtr find_element(xmlNodePtr root, int *ret, char *err, size_t errsz)
 {
 	xmlNodePtr n, found = NULL;
 
 	*ret = 0;
-	if (is_elem(root, VHP_ELEMENT, 1))
+	if (is_elem(root, VHP_ELEMENT, 1) || is_elem(root, VHP_ELEMENT, 0))
 		return root;
 	if (!is_elem(root, "domain", 0))
 		return NULL;
@@ -720,21 +734,23 @@ static int set(xmlNodePtr n, const char *name, const char *value)
  * children in the order of vmhint-libvirt(7). Table and QMP socket only
  * when set; nodes for every policy but default.
  */
-static xmlNodePtr build(xmlDocPtr doc, const struct vhp_policy *p)
+static xmlNodePtr build(xmlDocPtr doc, const struct vhp_policy *p, bool with_ns)
 {
+	xmlNsPtr ns = NULL;
 	char nodes[256];
 	xmlNodePtr v, n;
-	xmlNsPtr ns;
 	int bad = 0;
 
 	v = xmlNewDocNode(doc, NULL, (const xmlChar *)VHP_ELEMENT, NULL);
 	if (!v)
 		return NULL;
 	xmlDocSetRootElement(doc, v);
-	ns = xmlNewNs(v, (const xmlChar *)VHP_NS_URI, (const xmlChar *)VHP_NS_PREFIX);
-	if (!ns)
-		return NULL;
-	xmlSetNs(v, ns);
+	if (with_ns) {
+		ns = xmlNewNs(v, (const xmlChar *)VHP_NS_URI, (const xmlChar *)VHP_NS_PREFIX);
+		if (!ns)
+			return NULL;
+		xmlSetNs(v, ns);
+	}
 	bad |= !xmlNewTextChild(v, ns, (const xmlChar *)"mode",
 				(const xmlChar *)vhp_mode_name(p->mode));
 	bad |= set(add(v, ns, "active-reporting"), "enabled",
@@ -754,11 +770,11 @@ static xmlNodePtr build(xmlDocPtr doc, const struct vhp_policy *p)
 	return bad ? NULL : v;
 }
 
-char *vhp_policy_format(const struct vhp_policy *p)
+static char *format(const struct vhp_policy *p, bool with_ns)
 {
 	xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
 	xmlBufferPtr buf = xmlBufferCreate();
-	xmlNodePtr v = doc && buf ? build(doc, p) : NULL;
+	xmlNodePtr v = doc && buf ? build(doc, p, with_ns) : NULL;
 	char *s = NULL;
 
 	if (v && xmlNodeDump(buf, doc, v, 0, 0) > 0)
@@ -766,4 +782,16 @@ char *vhp_policy_format(const struct vhp_policy *p)
 	xmlBufferFree(buf);
 	xmlFreeDoc(doc);
 	return s;
+}
+
+char *vhp_policy_format(const struct vhp_policy *p)
+{
+	return format(p, true);
+}
+
+/* What libvirt makes of it: <vmhint:vmhint xmlns:vmhint=...> again, with
+ * every element in the namespace (its virXMLNodeSanitizeNamespaces). */
+char *vhp_policy_format_metadata(const struct vhp_policy *p)
+{
+	return format(p, false);
 }

@@ -50,7 +50,9 @@ void vhp_policy_init(struct vhp_policy *p);
 /*
  * vhp_policy_parse() - read the <vmhint:vmhint> element from @xml: a
  * whole domain XML (the element inside its <metadata>), or the element
- * alone as virDomainGetMetadata() returns it.
+ * alone as virDomainGetMetadata() returns it (libvirt 9.0 returns it
+ * without its namespace: a root <vmhint> in no namespace is taken as
+ * ours, with children in no namespace either).
  * Return: 1 and *@p filled (missing children take the defaults); 0 if
  * @xml has no such element (*@p untouched); -1 for XML that does not
  * parse or a bad value (@err says which; *@p untouched).
@@ -64,12 +66,20 @@ int vhp_policy_parse(const char *xml, size_t len, struct vhp_policy *p,
 int vhp_policy_check(const struct vhp_policy *p, char *err, size_t errsz);
 
 /*
- * vhp_policy_format() - the element for @p, as text (with its xmlns), to
- * hand to virDomainSetMetadata(VIR_DOMAIN_METADATA_ELEMENT, ..., "vmhint",
- * VHP_NS_URI, ...) or to insert into a domain XML. malloc'ed; NULL if out
- * of memory.
+ * vhp_policy_format() - the element for @p, as text (with its xmlns and
+ * the vmhint: prefix), to insert into a domain XML. malloc'ed; NULL if
+ * out of memory.
  */
 char *vhp_policy_format(const struct vhp_policy *p);
+
+/*
+ * vhp_policy_format_metadata() - the same element as
+ * virDomainSetMetadata(VIR_DOMAIN_METADATA_ELEMENT, xml, VHP_NS_PREFIX,
+ * VHP_NS_URI, ...) takes it: no namespace declaration and no prefixes
+ * (libvirt 9.0 refuses a declaration and puts every element into the
+ * namespace itself). malloc'ed; NULL if out of memory.
+ */
+char *vhp_policy_format_metadata(const struct vhp_policy *p);
 
 /* Whether the domain XML @xml has <memoryBacking><nosharepages/>: 1, 0,
  * or -1 if it does not parse. Such a domain never gets dedupe. */

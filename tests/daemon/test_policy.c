@@ -77,6 +77,8 @@ START_TEST(prefix_does_not_matter)
 		"<numa policy='preferred' nodes='2'/></vmhint>",
 		"<a:vmhint xmlns:a='urn:vmhint:domain:1' xmlns:b='urn:vmhint:domain:1'>"
 		"<b:mode>\n  lazy\n</b:mode><a:numa policy='preferred' nodes='2'/></a:vmhint>",
+		/* what libvirt 9.0's virDomainGetMetadata() returns (seen) */
+		"<vmhint>\n  <mode>lazy</mode>\n  <numa policy=\"preferred\" nodes=\"2\"/>\n</vmhint>",
 	};
 	struct vhp_policy p;
 	char err[VHP_ERR_MAX];
@@ -164,6 +166,7 @@ START_TEST(no_element)
 		"<domain><metadata/></domain>",
 		"<domain><metadata><vmhint:vmhint xmlns:vmhint='urn:vmhint:domain:2'/>"
 		"</metadata></domain>",
+		/* inside a domain, only the namespace makes it ours */
 		"<domain><metadata><vmhint/></metadata></domain>",
 		/* ours, but not inside <metadata> */
 		"<domain><vmhint xmlns='urn:vmhint:domain:1'><mode>lazy</mode></vmhint></domain>",
@@ -204,6 +207,10 @@ static const struct bad_case {
 	  "unknown element <mode> in <vmhint:vmhint> (not in namespace urn:vmhint:domain:1)" },
 	{ EL("<x:mode xmlns:x='urn:vmhint:domain:2'>lazy</x:mode>"),
 	  "unknown element <mode> in <vmhint:vmhint> (not in namespace" },
+	{ "<vmhint><mode>lazy</mode><vmhint:numa xmlns:vmhint='urn:vmhint:domain:1'/></vmhint>",
+	  "unknown element <numa> in <vmhint:vmhint> (in a namespace, its parent in none)" },
+	{ "<vmhint><mood>lazy</mood></vmhint>", "unknown element <vmhint:mood> in <vmhint:vmhint>" },
+	{ "<vmhint><mode>fast</mode></vmhint>", "invalid <vmhint:mode> 'fast' (sync or lazy)" },
 	{ EL("hello<vmhint:mode>lazy</vmhint:mode>"),
 	  "unexpected text 'hello' in <vmhint:vmhint>" },
 	{ EL("<?pi x?>"), "unexpected XML node (type 7) in <vmhint:vmhint>" },
@@ -387,6 +394,22 @@ static void expect_same(const struct vhp_policy *a, const struct vhp_policy *b)
 	ck_assert_str_eq(a->qmp_socket, b->qmp_socket);
 }
 
+/*
+ * The metadata text given its namespace the way libvirt does it (every
+ * element into urn:vmhint:domain:1): here a default xmlns on the root.
+ */
+static char *as_libvirt_stores(const char *md)
+{
+	static const char decl[] = " xmlns='urn:vmhint:domain:1'";
+	char *s = malloc(strlen(md) + sizeof(decl));
+
+	ck_assert_int_eq(strncmp(md, "<vmhint", 7), 0);
+	memcpy(s, md, 7);
+	memcpy(s + 7, decl, sizeof(decl) - 1);
+	strcpy(s + 7 + sizeof(decl) - 1, md + 7);
+	return s;
+}
+
 START_TEST(round_trip)
 {
 	static const char *const sockets[] = {
@@ -397,7 +420,7 @@ START_TEST(round_trip)
 	static const char *const tables[] = { "", "/vmhint-t", "/vmhint-A.b_c-9" };
 	static const uint64_t nodes[] = { 0x1, 0x5, 0x8000000000000000ull, ~0ull, 0xf0f0 };
 	struct vhp_policy p, q;
-	char err[VHP_ERR_MAX], *text;
+	char err[VHP_ERR_MAX], *text, *ns;
 	unsigned int n = 0, i;
 
 	for (i = 0; i < 2 * 2 * 2 * 3 * 4 * 5 * 5; i++) {
@@ -422,6 +445,16 @@ START_TEST(round_trip)
 			      "%s: %s", text, err);
 		expect_same(&p, &q);
 		free(text);
+		text = vhp_policy_format_metadata(&p);
+		sentinel(&q);
+		ck_assert_int_eq(vhp_policy_parse(text, strlen(text), &q, err, sizeof(err)), 1);
+		expect_same(&p, &q);
+		ns = as_libvirt_stores(text);
+		sentinel(&q);
+		ck_assert_int_eq(vhp_policy_parse(ns, strlen(ns), &q, err, sizeof(err)), 1);
+		expect_same(&p, &q);
+		free(ns);
+		free(text);
 		n++;
 	}
 	ck_assert_uint_eq(n, 2400);
@@ -430,8 +463,8 @@ END_TEST
 
 START_TEST(format_text)
 {
-	struct vhp_policy p;
-	char *text;
+	struct vhp_policy p, q;
+	char *text, *ns, err[VHP_ERR_MAX];
 
 	vhp_policy_init(&p);
 	text = vhp_policy_format(&p);
@@ -446,6 +479,22 @@ START_TEST(format_text)
 	text = vhp_policy_format(&p);
 	ck_assert_ptr_nonnull(strstr(text, "<vmhint:numa policy=\"interleave\" nodes=\"0-1,3\"/>"));
 	ck_assert_ptr_nonnull(strstr(text, "<vmhint:qmp socket=\"/a&amp;b&quot;&lt;&gt;\"/>"));
+	free(text);
+
+	/* for virDomainSetMetadata: no xmlns, no prefixes, the same content */
+	text = vhp_policy_format_metadata(&p);
+	ck_assert_str_eq(text, "<vmhint><mode>sync</mode><active-reporting enabled=\"no\"/>"
+			 "<dedupe enabled=\"no\"/><numa policy=\"interleave\" nodes=\"0-1,3\"/>"
+			 "<qmp socket=\"/a&amp;b&quot;&lt;&gt;\"/></vmhint>");
+	/* virDomainGetMetadata() gives it back as it is, in no namespace */
+	sentinel(&q);
+	ck_assert_int_eq(vhp_policy_parse(text, strlen(text), &q, err, sizeof(err)), 1);
+	expect_same(&p, &q);
+	/* and once libvirt put it into ours (the domain XML), it is p too */
+	ns = as_libvirt_stores(text);
+	ck_assert_int_eq(vhp_policy_parse(ns, strlen(ns), &q, err, sizeof(err)), 1);
+	expect_same(&p, &q);
+	free(ns);
 	free(text);
 }
 END_TEST
