@@ -43,6 +43,7 @@
 #define KSM_PAGE_SIZE	4096ULL
 #define KSMTUNED_COMM	"ksmtuned"
 #define MAX_KSMTUNED	16
+#define MAX_BACKOFF	64	/* times ksm_burst_interval */
 
 /*
  * What the state file may hold for each knob: what the kernel takes
@@ -99,6 +100,13 @@ struct ksm_table {
 	uint64_t merged;		/* what ksm_stat says is merged now */
 	uint64_t gain_bytes;
 	uint64_t last_end_ns;		/* CLOCK_MONOTONIC; 0: never burst */
+	/*
+	 * ksm_burst_interval times this before the next burst: doubled
+	 * after a burst that merged under a quarter of what the estimate
+	 * promised (pages the QEMUs did not mark mergeable, say), so a
+	 * promise KSM cannot keep does not cost a burst every interval.
+	 */
+	unsigned int backoff;
 };
 
 /* A burst: built by the main loop, run by its thread, read after join. */
@@ -471,6 +479,7 @@ static struct ksm_table *table_use(struct vhd_ksm *k, const struct vhd_ksm_table
 		if (!t)
 			return NULL;
 		snprintf(t->name, sizeof(t->name), "%s", u->table);
+		t->backoff = 1;
 		t->next = k->tables;
 		k->tables = t;
 	}
@@ -629,6 +638,24 @@ static void burst_free(struct ksm_burst *b)
 	free(b);
 }
 
+static void table_backoff(struct ksm_table *t, const struct ksm_burst *b, uint64_t merged)
+{
+	uint64_t expected = b->opts.target_pages > b->merged_before ?
+			    b->opts.target_pages - b->merged_before : 0;
+
+	if (b->ret == -ECANCELED)
+		return;
+	if (merged * 4 >= expected) {
+		t->backoff = 1;
+		return;
+	}
+	if (t->backoff < MAX_BACKOFF)
+		t->backoff *= 2;
+	vhd_notice("KSM burst on %s merged %" PRIu64 " of %" PRIu64 " pages expected: next "
+		   "burst on it after %u times ksm_burst_interval", t->name, merged, expected,
+		   t->backoff);
+}
+
 static void burst_reap(struct vhd_ksm *k)
 {
 	struct ksm_burst *b = k->burst;
@@ -660,8 +687,10 @@ static void burst_reap(struct vhd_ksm *k)
 	k->last.pages_merged = merged;
 	k->last.ret = b->ret;
 	t = table_find(k, b->table);
-	if (t)
+	if (t) {
 		t->last_end_ns = now_ns();
+		table_backoff(t, b, merged);
+	}
 	burst_free(b);
 }
 
@@ -737,7 +766,7 @@ static struct ksm_table *burst_pick(struct vhd_ksm *k)
 	for (t = k->tables; t; t = t->next) {
 		if (!t->in_use || !t->nr_pids || t->gain_bytes < k->min_gain || !t->gain_bytes)
 			continue;
-		if (t->last_end_ns && now - t->last_end_ns < interval)
+		if (t->last_end_ns && now - t->last_end_ns < interval * t->backoff)
 			continue;
 		if (!best || t->gain_bytes > best->gain_bytes)
 			best = t;

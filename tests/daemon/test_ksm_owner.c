@@ -189,8 +189,9 @@ static void fill_page(uint8_t *p, uint64_t seed, uint64_t page)
 }
 
 /* Two regions of @bytes with the same distinct pages, published to a new
- * table and marked for KSM; as two QEMUs on one dedupe table would. */
-static void twin_setup(struct twin *w, size_t bytes, const char *tag)
+ * table and (if @mark) marked for KSM; as two QEMUs on one dedupe table
+ * would. */
+static void twin_setup_marked(struct twin *w, size_t bytes, const char *tag, bool mark)
 {
 	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .nr_slots = 4,
 					       .slot_capacity = bytes / PAGE + 1024,
@@ -211,8 +212,14 @@ static void twin_setup(struct twin *w, size_t bytes, const char *tag)
 		ck_assert_int_eq(vmhint_dedupe_enable(w->ctx, w->r[i], &o, &w->d[i]), 0);
 		ck_assert_int_eq(vmhint_dedupe_scan_pass(w->d[i]), (int64_t)w->pages);
 		ck_assert_int_gt(vmhint_dedupe_publish(w->d[i], w->t), 0);
-		ck_assert_int_eq(vmhint_dedupe_mark(w->d[i], NULL), 1);
+		if (mark)
+			ck_assert_int_eq(vmhint_dedupe_mark(w->d[i], NULL), 1);
 	}
+}
+
+static void twin_setup(struct twin *w, size_t bytes, const char *tag)
+{
+	twin_setup_marked(w, bytes, tag, true);
 }
 
 static void twin_teardown(struct twin *w)
@@ -417,6 +424,66 @@ START_TEST(burst_merges_and_restores)
 	json_object_put(s);
 
 	vhd_ksm_free(k);
+	twin_teardown(&w);
+	dir_cleanup();
+}
+END_TEST
+
+/* ---- a burst that merges little: the next one waits longer ---- */
+
+START_TEST(burst_backoff_when_nothing_merges)
+{
+	struct vmhint_ksm_knobs before, after;
+	struct vhd_conf conf;
+	struct vhd_ksm_table_use u;
+	struct vhd_ksm *k;
+	struct twin w;
+	json_object *s, *last;
+	uint64_t t0, reaped, second = 0;
+	pid_t self = getpid();
+
+	if (!need_ksm_root("burst_backoff_when_nothing_merges"))
+		return;
+	dir_setup();
+	/* Published but not marked: the estimate promises what KSM cannot do. */
+	twin_setup_marked(&w, 16 * MiB, "backoff", false);
+	use_of(&u, &w, &self);
+	conf = conf_make(4096, 10);
+	conf.ksm_burst_interval_ms = 300;
+	conf.ksm_burst_timeout_ms = 1500;
+	before = knobs_now();
+	ck_assert_int_eq(vhd_ksm_new(&conf, &k), 0);
+	vhd_ksm_poll(k, &u, 1);
+	t0 = mono_ns();
+	while (bursts_of(k) == 0) {
+		ck_assert_msg(mono_ns() - t0 < 10000000000ULL, "first burst still running");
+		usleep(10000);
+		vhd_ksm_poll(k, &u, 1);
+	}
+	reaped = mono_ns();
+	s = status(k);
+	last = get(s, "last-burst");
+	ck_assert_int_lt(get_int(last, "pages-merged"), (int64_t)(w.pages / 2));
+	fprintf(stderr, "burst_backoff_when_nothing_merges: first burst %s after %" PRId64
+		" ms, %" PRId64 " pages merged\n", get_str(last, "result"),
+		get_int(last, "elapsed-ms"), get_int(last, "pages-merged"));
+	json_object_put(s);
+	/* The interval is 300 ms, doubled by the backoff: nothing before 600. */
+	while (!second && mono_ns() - reaped < 5000000000ULL) {
+		vhd_ksm_poll(k, &u, 1);
+		if (exists(state_path) || bursts_of(k) > 1)
+			second = mono_ns();
+		else
+			usleep(10000);
+	}
+	ck_assert_msg(second, "no second burst within 5 s");
+	fprintf(stderr, "burst_backoff_when_nothing_merges: second burst %" PRIu64
+		" ms after the first ended (interval 300 ms)\n", (second - reaped) / 1000000);
+	ck_assert_uint_ge(second - reaped, 550000000ULL);
+	vhd_ksm_free(k);
+	after = knobs_now();
+	ASSERT_KNOBS_EQ(before, after);
+	ck_assert(!exists(state_path));
 	twin_teardown(&w);
 	dir_cleanup();
 }
@@ -962,6 +1029,7 @@ static Suite *ksm_owner_suite(void)
 	tcase_add_checked_fixture(tc, knobs_setup, knobs_teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, burst_merges_and_restores);
+	tcase_add_test(tc, burst_backoff_when_nothing_merges);
 	tcase_add_test(tc, sigkill_mid_burst_restored_at_start);
 	tcase_add_test(tc, ksm_off_touches_nothing);
 	tcase_add_test(tc, ksmtuned_owns_ksm);
@@ -974,6 +1042,31 @@ static void restore_suite_knobs(void)
 {
 	if (suite_knobs_saved)
 		vmhint_ksm_knobs_restore(&suite_knobs);
+}
+
+/*
+ * A failed test _exit()s without its cleanup: remove what any test of this
+ * suite left (no other run of it is going on: we hold the lock).
+ */
+static void remove_leftovers(void)
+{
+	const char *const pat[] = { "/tmp/vmhint-ksm-test-*", "/tmp/vmhint-ksmtuned-*",
+				    "/dev/shm/vmhint-ksm-test-*" };
+	char cmd[256];
+	unsigned int i;
+	size_t j;
+	glob_t g;
+
+	for (i = 0; i < sizeof(pat) / sizeof(pat[0]); i++) {
+		if (glob(pat[i], 0, NULL, &g))
+			continue;
+		for (j = 0; j < g.gl_pathc; j++) {
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g.gl_pathv[j]);
+			if (system(cmd))
+				fprintf(stderr, "cannot remove %s\n", g.gl_pathv[j]);
+		}
+		globfree(&g);
+	}
 }
 
 static void on_signal(int sig)
@@ -999,5 +1092,6 @@ int main(void)
 	signal(SIGTERM, on_signal);
 	ret = run_suite(ksm_owner_suite());
 	restore_suite_knobs();
+	remove_leftovers();
 	return ret;
 }
