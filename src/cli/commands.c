@@ -156,7 +156,7 @@ static int size_kind(const char *key)
 }
 
 /*
- * Totals read best under the name of what they total: counters'
+ * A total reads best under the name of what it totals: counters'
  * bytes-dropped-total is "bytes-dropped" (its per-method list becomes
  * bytes-dropped-METHOD lines).
  */
@@ -164,8 +164,6 @@ static const char *display_name(const char *key)
 {
 	if (!strcmp(key, "bytes-dropped-total"))
 		return "bytes-dropped";
-	if (!strcmp(key, "rejected-total"))
-		return "rejected";
 	return key;
 }
 
@@ -205,32 +203,64 @@ static void add_scalar(struct lines *l, int indent, const char *key,
 
 static void emit_object(struct lines *l, struct json_object *o, int indent, const char *skip);
 
-/* {"method":"madvise","bytes":N} and the like: a name and its figure. */
+/*
+ * {"method":"madvise","bytes":N} and the like, in either order: a name
+ * (a string, or a node number beside a figure) and its figure.
+ */
 static int is_pair(struct json_object *e, const char **name, char *nb, size_t nsz,
 		   struct json_object **val, const char **vkey)
 {
-	struct json_object *first = NULL;
-	int i = 0;
+	struct json_object *str = NULL, *ints[2] = { NULL, NULL };
+	const char *ikeys[2] = { NULL, NULL };
+	int ni = 0;
 
 	if (!json_object_is_type(e, json_type_object) || json_object_object_length(e) != 2)
 		return 0;
 	json_object_object_foreach(e, k, v) {
-		if (i++ == 0) {
-			first = v;
-			continue;
+		if (json_object_is_type(v, json_type_string))
+			str = v;
+		else if (json_object_is_type(v, json_type_int) && ni < 2) {
+			ikeys[ni] = k;
+			ints[ni++] = v;
 		}
-		*val = v;
-		*vkey = k;
 	}
-	if (!json_object_is_type(*val, json_type_int))
-		return 0;
-	if (json_object_is_type(first, json_type_string))
-		*name = json_object_get_string(first);
-	else if (json_object_is_type(first, json_type_int))
-		*name = (snprintf(nb, nsz, "%" PRId64, json_object_get_int64(first)), nb);
-	else
-		return 0;
-	return 1;
+	if (str && ni == 1) {
+		*name = json_object_get_string(str);
+		*val = ints[0];
+		*vkey = ikeys[0];
+		return 1;
+	}
+	if (ni == 2) {	/* {"node":0,"bytes":N}: the name is the first */
+		snprintf(nb, nsz, "%" PRId64, json_object_get_int64(ints[0]));
+		*name = nb;
+		*val = ints[1];
+		*vkey = ikeys[1];
+		return 1;
+	}
+	return 0;
+}
+
+/* What names an element of a list: its id, name, table... */
+static const char *element_name(struct json_object *e, const char **key)
+{
+	static const char *const names[] = { "id", "name", "table", "memdev", "outcome" };
+	struct json_object *m;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (json_object_object_get_ex(e, names[i], &m) &&
+		    json_object_is_type(m, json_type_string)) {
+			*key = names[i];
+			return json_object_get_string(m);
+		}
+	json_object_object_foreach(e, k, v) {
+		if (json_object_is_type(v, json_type_string)) {
+			*key = k;
+			return json_object_get_string(v);
+		}
+	}
+	*key = NULL;
+	return NULL;
 }
 
 /* "regions" → "region": the heading of one element. */
@@ -271,8 +301,8 @@ static void emit_array(struct lines *l, const char *key, struct json_object *a, 
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(a, i), *v = NULL, *s;
-		const char *name = NULL, *vkey = NULL, *skip = NULL;
+		struct json_object *e = json_object_array_get_idx(a, i), *v = NULL;
+		const char *name = NULL, *vkey = NULL, *skip = NULL, *en;
 
 		if (is_pair(e, &name, nb, sizeof(nb), &v, &vkey)) {
 			snprintf(hb, sizeof(hb), "%s-%s", one, name);
@@ -285,16 +315,10 @@ static void emit_array(struct lines *l, const char *key, struct json_object *a, 
 			add_scalar(l, indent, hb, e, size_kind(key));
 			continue;
 		}
-		/* Named by its first string member: "vmhint vh0", "region pc.ram". */
-		json_object_object_foreach(e, k, mv) {
-			if (json_object_is_type(mv, json_type_string)) {
-				skip = k;
-				s = mv;
-				break;
-			}
-		}
-		if (skip)
-			snprintf(hb, sizeof(hb), "%s %s", one, json_object_get_string(s));
+		/* Named by a member: "vmhint vmhint0", "region pc.ram". */
+		en = element_name(e, &skip);
+		if (en)
+			snprintf(hb, sizeof(hb), "%s %s", one, en);
 		else
 			snprintf(hb, sizeof(hb), "%s %zu", one, i);
 		add(l, indent, hb, NULL);
@@ -313,6 +337,12 @@ static void emit_object(struct lines *l, struct json_object *o, int indent, cons
 			add(l, indent, name, NULL);
 			emit_object(l, v, indent + 2, NULL);
 		} else if (json_object_is_type(v, json_type_array)) {
+			char tk[128];
+
+			/* An empty list beside its total: the total says it. */
+			snprintf(tk, sizeof(tk), "%s-total", key);
+			if (!json_object_array_length(v) && json_object_object_get_ex(o, tk, NULL))
+				continue;
 			emit_array(l, name, v, indent);
 		} else {
 			add_scalar(l, indent, name, v, size_kind(key));

@@ -115,12 +115,13 @@ sock, tmp = sys.argv[1], sys.argv[2]
 STATS = {"name": "web1", "uuid": "8a5c1e55-0000-4000-8000-000000000001",
          "state": "running", "rss-kib": 422400, "actual-kib": 1048576,
          "policy": {"mode": "lazy", "dedupe": False},
-         "vmhint": [{"id": "vh0", "library-version": "0.2.0", "mode": "lazy",
+         "vmhint": [{"mode": "lazy", "library-version": "0.2.0", "id": "vh0",
                      "guest-stable-hints": True, "discard-inhibited": False,
                      "counters": {"pages-unused": 262144,
                                   "rejected": [{"status": "bad_range", "count": 3}],
                                   "rejected-total": 3,
-                                  "bytes-dropped": [{"method": "dontneed", "bytes": 1073741824}],
+                                  "bytes-dropped": [{"bytes": 1073741824, "method": "dontneed"},
+                                                    {"method": "punch_hole", "bytes": 0}],
                                   "bytes-dropped-total": 1073741824,
                                   "pending-bytes": 0,
                                   "latency-us-hist": [0, 5, 7, 1],
@@ -272,6 +273,8 @@ expect_out "rss-kib:  *422400 (412.5 MiB)" stats web1
 expect_out "  *bytes-dropped:  *1073741824 (1.0 GiB)" stats web1
 expect_out "  *bytes-dropped-dontneed:  *1073741824 (1.0 GiB)" stats web1
 expect_out "  *rejected-bad_range:  *3" stats web1
+expect_out "  *rejected-total:  *3" stats web1
+expect_out "  *bytes-dropped-punch_hole:  *0 (0 B)" stats web1
 expect_out "vmhint vh0:" stats web1
 expect_out "  *region pc.ram:" stats web1
 expect_out "  *mode:  *lazy" stats web1
