@@ -107,7 +107,7 @@ static int check_policy(struct args *a, const char *nodes)
 		err("invalid --mode '%s' (sync or lazy)", a->pol.mode);
 		return -1;
 	}
-	if (nodes && vhc_parse_nodes(nodes, &a->pol.numa_nodes)) {
+	if (nodes && vhp_nodes_parse(nodes, &a->pol.numa_nodes)) {
 		err("invalid --numa-nodes '%s' (host nodes below 64, e.g. 0-1,3)", nodes);
 		return -1;
 	}
@@ -149,7 +149,7 @@ static int parse_cmd_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 }
 	};
 	int attach = !strcmp(a->cmd, "attach"), c;
-	const char *nodes = NULL, *t;
+	const char *nodes = NULL;
 
 	opterr = 0;
 	optind = 0;	/* glibc: start afresh (main's scan used "+") */
@@ -163,13 +163,11 @@ static int parse_cmd_args(int argc, char **argv, struct args *a)
 		case OPT_MODE: a->pol.mode = optarg; break;
 		case OPT_ACTIVE: a->pol.active = 1; break;
 		case OPT_DEDUPE:
-			t = vhc_table_name(optarg);
-			if (!t) {
+			if (vhp_table_name(optarg, a->table, sizeof(a->table))) {
 				err("invalid --dedupe table '%s' (NAME or /vmhint-NAME; "
 				    "NAME: up to 64 of A-Z a-z 0-9 _ - .)", optarg);
 				return -1;
 			}
-			snprintf(a->table, sizeof(a->table), "%s", t);
 			a->pol.dedupe_table = a->table;
 			break;
 		case OPT_NUMA_POLICY: a->pol.numa_policy = optarg; break;
