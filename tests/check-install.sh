@@ -191,6 +191,37 @@ else
 	ok "vmhintd --check-config refuses an unknown key"
 fi
 
+# The shipped file lists every key the daemon knows, each commented out
+# with its default: uncommented, it sets exactly the defaults. And
+# vmhintd.conf(5) documents each of those keys.
+: >"$tmp/empty.conf"
+sed 's/^#\([a-z_]* =\)/\1/' "$src/data/vmhintd.conf" >"$tmp/uncommented.conf"
+if "$vmhintd_bin" --print-config -c "$tmp/empty.conf" >"$tmp/defaults" 2>&1 &&
+	"$vmhintd_bin" --print-config -c "$tmp/uncommented.conf" >"$tmp/shipped" 2>&1; then
+	if cmp -s "$tmp/defaults" "$tmp/shipped"; then
+		ok "data/vmhintd.conf, uncommented, gives the defaults"
+	else
+		diff "$tmp/defaults" "$tmp/shipped" >&2
+		bad "a commented value of data/vmhintd.conf is not the default"
+	fi
+	sed -n 's/^\([a-z_]*\) =.*/\1/p' "$tmp/defaults" | sort >"$tmp/keys"
+	sed -n 's/^\([a-z_]*\) =.*/\1/p' "$tmp/uncommented.conf" | sort >"$tmp/keys.shipped"
+	sed -n 's/^\.BR \([a-z_]*\) " (default.*/\1/p' "$src/man/vmhintd.conf.5" | sort >"$tmp/keys.man"
+	if cmp -s "$tmp/keys" "$tmp/keys.shipped"; then
+		ok "data/vmhintd.conf has every key ($(wc -l <"$tmp/keys"))"
+	else
+		bad "keys of --print-config and data/vmhintd.conf differ: $(comm -3 "$tmp/keys" "$tmp/keys.shipped" | tr -s '\t\n' '  ')"
+	fi
+	if cmp -s "$tmp/keys" "$tmp/keys.man"; then
+		ok "vmhintd.conf(5) documents every key"
+	else
+		bad "keys of --print-config and vmhintd.conf(5) differ: $(comm -3 "$tmp/keys" "$tmp/keys.man" | tr -s '\t\n' '  ')"
+	fi
+else
+	cat "$tmp/defaults" "$tmp/shipped" >&2
+	bad "vmhintd --print-config failed"
+fi
+
 # The init script as installed, with DESTDIR in front of the paths it
 # names (the only edit), on libvirt's test driver; every file the daemon
 # writes in $tmp. Root only (the script is root's, and the daemon too).
