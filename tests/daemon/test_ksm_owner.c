@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,12 @@
 #include "testutil.h"
 
 #define KSMTUNED_DEBS "/var/cache/vmhint/debs"
+/*
+ * KSM knobs are host-wide: two test programs that save and restore them at
+ * the same time restore each other's boosted values. Every KSM suite
+ * should hold this lock while it runs.
+ */
+#define KSM_TEST_LOCK "/tmp/vmhint-tests-ksm.lock"
 
 static struct vmhint_ksm_knobs suite_knobs = { .size = sizeof(suite_knobs) };
 static bool suite_knobs_saved;
@@ -978,9 +985,14 @@ static void on_signal(int sig)
 
 int main(void)
 {
-	int ret;
+	int ret, lock;
 
 	vhd_log_open(false, LOG_DEBUG);
+	lock = open(KSM_TEST_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX)) {
+		perror(KSM_TEST_LOCK);
+		return 99;
+	}
 	suite_knobs_saved = vmhint_ksm_knobs_get(&suite_knobs) == 0;
 	atexit(restore_suite_knobs);
 	signal(SIGINT, on_signal);
