@@ -252,6 +252,20 @@ initd_run() { "$tmp/vmhintd.init" "$@" >"$tmp/out" 2>&1; rc=$?; cat "$tmp/out"; 
 
 initd_run status
 [ $? = 3 ] || bad "status before start: want exit 3 (not running)"
+
+# A daemon that cannot start is a failed start that says why.
+cp "$tmp/vmhintd.conf" "$tmp/vmhintd.conf.good"
+echo "poll_interval = 1ms" >>"$tmp/vmhintd.conf"
+if initd_run start; then
+	bad "start with a broken configuration succeeded"
+elif ! grep -q "poll_interval" "$tmp/out"; then
+	bad "a failed start does not say what is wrong"
+else
+	ok "start with a broken configuration fails and names the key"
+fi
+[ -e "$run/vmhintd.pid" ] && bad "a failed start left a pidfile"
+cp "$tmp/vmhintd.conf.good" "$tmp/vmhintd.conf"
+
 started=yes
 if initd_run start; then ok "init script start"; else bad "init script start failed"; fi
 if [ -s "$run/vmhintd.pid" ] && alive "$(cat "$run/vmhintd.pid")"; then
