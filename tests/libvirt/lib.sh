@@ -19,6 +19,8 @@
 #                       in every guest), "@@VMTEST INFO ready", then one
 #                       console command a line: "verify" (memhog checks its
 #                       kept pages), "hog MIB [HOLD_S]" (touch, hold, free),
+#                       "zero MIB" (a tmpfs file of MIB zeroes: resident
+#                       zero pages), "zerocheck" (it still reads as zeroes),
 #                       "info TEXT" (echoed)
 #   lv_console_open NAME [URI]  holds the domain's serial pty open (drained)
 #   lv_send NAME LINE           a line to the guest (after lv_console_open)
@@ -54,6 +56,10 @@ check() {
 	local what=$1
 	shift
 	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# check_sh DESCRIPTION SHELL-EXPRESSION: the same for a compound test.
+check_sh() {
+	if eval "$2"; then pass "$1"; else fail "$1"; fi
 }
 vsh() { virsh -q -c "$uri" "$@"; }
 
@@ -224,6 +230,8 @@ while read -r cmd arg; do
 	case \$cmd in
 	verify) echo verify >&3 ;;
 	hog) memhog \$arg 0 || vm_fail "memhog \$arg" ;;
+	zero) dd if=/dev/zero of=/tmp/zero bs=1M count=\$arg 2>/dev/null && vm_info "zeroed \$arg" ;;
+	zerocheck) [ "\$(tr -d '\\000' </tmp/zero | wc -c)" = 0 ] && vm_info "zero intact" || vm_fail "zero file changed" ;;
 	info) vm_info "\$arg" ;;
 	esac
 done

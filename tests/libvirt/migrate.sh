@@ -150,7 +150,8 @@ check "migrate-live: the domain runs on the second daemon" [ "$(dvsh domstate "$
 check "migrate-live: and no more on the first ($(vsh domstate "$d"))" [ "$(vsh domstate "$d")" = "shut off" ]
 droot=/proc/$dst_pid/root
 dpid=$(lv_qemu_pid "$d" "$droot")
-check "migrate-live: the destination QEMU (pid ${dpid:-?}) is another process" [ -n "$dpid" ] && [ "$dpid" != "$spid" ] && [ -d "/proc/$dpid" ]
+check_sh "migrate-live: the destination QEMU (pid ${dpid:-?}) is another process" \
+	'[ -n "$dpid" ] && [ "$dpid" != "$spid" ] && [ -d "/proc/$dpid" ]'
 check "migrate-live: it runs as $qemu_user" [ "$(ps -o user= -p "${dpid:-0}" | tr -d ' ')" = "$qemu_user" ]
 
 # --- the guest's content arrived ---------------------------------------------
@@ -168,8 +169,8 @@ fi
 
 # --- the policy followed --------------------------------------------------------
 dst_meta=$(meta "$duri")
-check "migrate-policy: the destination domain has the source's vmhint metadata" \
-	[ -n "$src_meta" ] && [ "$dst_meta" = "$src_meta" ]
+check_sh "migrate-policy: the destination domain has the source's vmhint metadata" \
+	'[ -n "$src_meta" ] && [ "$dst_meta" = "$src_meta" ]'
 dsock=$droot$sock
 if lv_qmp "$dsock" '{"execute":"query-vmhint"}' >"$work/mig.dst.query" 2>&1; then
 	dst_policy=$(policy <"$work/mig.dst.query")
