@@ -227,74 +227,6 @@ static int device_address(xmlNodePtr root, const char **bus, const char **addr,
 	return 0;
 }
 
-/* --- helpers for the policy --- */
-
-int vhc_parse_nodes(const char *s, uint64_t *nodes)
-{
-	unsigned long a, b;
-	char *end;
-
-	*nodes = 0;
-	if (!s || !*s)
-		return -EINVAL;
-	while (*s) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		a = strtoul(s, &end, 10);
-		b = a;
-		if (*end == '-') {
-			if (end[1] < '0' || end[1] > '9')
-				return -EINVAL;
-			b = strtoul(end + 1, &end, 10);
-		}
-		if (a > b || b >= 64)
-			return -ERANGE;
-		for (; a <= b; a++)
-			*nodes |= 1ULL << a;
-		if (*end == ',')
-			end++;
-		else if (*end)
-			return -EINVAL;
-		s = end;
-	}
-	return 0;
-}
-
-void vhc_format_nodes(uint64_t nodes, char *buf, size_t size)
-{
-	size_t len = 0;
-	int a, b;
-
-	buf[0] = '\0';
-	for (a = 0; a < 64; a++) {
-		if (!(nodes >> a & 1))
-			continue;
-		for (b = a; b < 63 && (nodes >> (b + 1) & 1); b++)
-			;
-		len += snprintf(buf + len, size - len, "%s%d", len ? "," : "", a);
-		if (b > a)
-			len += snprintf(buf + len, size - len, "-%d", b);
-		a = b;
-	}
-}
-
-const char *vhc_table_name(const char *s)
-{
-	static char buf[80];
-	const char *p;
-
-	if (!strncmp(s, "/vmhint-", 8))
-		s += 8;
-	if (!*s || strlen(s) > 64)
-		return NULL;
-	for (p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
-			return NULL;
-	snprintf(buf, sizeof(buf), "/vmhint-%s", s);
-	return buf;
-}
-
 /* --- what attach adds --- */
 
 static xmlNsPtr qemu_ns(xmlDocPtr doc, xmlNodePtr root)
@@ -328,39 +260,45 @@ static xmlNodePtr new_child(xmlNodePtr parent, xmlNsPtr ns, const char *name)
 	return xmlNewChild(parent, ns, (const xmlChar *)name, NULL);
 }
 
-static void set(xmlNodePtr n, const char *name, const char *value)
+/*
+ * <metadata><vmhint:vmhint>: the element policy.c formats (the one
+ * vmhintd reads back), copied into the domain's document.
+ */
+static int add_metadata(xmlNodePtr root, const struct vhc_policy *p,
+			int dedupe, const char *qmp)
 {
-	xmlNewProp(n, (const xmlChar *)name, (const xmlChar *)value);
-}
+	xmlNodePtr md = child(root, "metadata", NULL), v;
+	struct vhp_policy pol;
+	xmlDocPtr frag;
+	char *text;
 
-static void add_metadata(xmlNodePtr root, const struct vhc_policy *p,
-			 int dedupe, const char *qmp)
-{
-	xmlNodePtr md = child(root, "metadata", NULL), v, n;
-	xmlNsPtr ns;
-	char nodes[256];
-
+	vhp_policy_init(&pol);
+	if (vhp_mode_from_name(p->mode, &pol.mode) ||
+	    (p->numa_policy && vhp_numa_from_name(p->numa_policy, &pol.numa_policy)))
+		return -1;	/* vmhintctl checked them */
+	pol.active_reporting = p->active;
+	pol.dedupe = dedupe;
+	if (dedupe)
+		snprintf(pol.dedupe_table, sizeof(pol.dedupe_table), "%s", p->dedupe_table);
+	if (pol.numa_policy != VHP_NUMA_DEFAULT)
+		pol.numa_nodes = p->numa_nodes;
+	if (strlen(qmp) >= sizeof(pol.qmp_socket))
+		return -1;	/* make_plan checked it */
+	memcpy(pol.qmp_socket, qmp, strlen(qmp) + 1);
+	text = vhp_policy_format(&pol);
+	if (!text)
+		return -1;
+	frag = xmlReadMemory(text, (int)strlen(text), "vmhint.xml", NULL,
+			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	free(text);
+	v = frag ? xmlDocCopyNode(xmlDocGetRootElement(frag), root->doc, 1) : NULL;
+	xmlFreeDoc(frag);
+	if (!v)
+		return -1;
 	if (!md)
 		md = new_child(root, NULL, "metadata");
-	v = xmlNewNode(NULL, (const xmlChar *)"vmhint");
-	ns = xmlNewNs(v, (const xmlChar *)VHC_NS_URI, (const xmlChar *)VHC_NS_PREFIX);
-	xmlSetNs(v, ns);
 	xmlAddChild(md, v);
-	xmlNewTextChild(v, ns, (const xmlChar *)"mode", (const xmlChar *)p->mode);
-	n = new_child(v, ns, "active-reporting");
-	set(n, "enabled", p->active ? "yes" : "no");
-	n = new_child(v, ns, "dedupe");
-	set(n, "enabled", dedupe ? "yes" : "no");
-	if (dedupe)
-		set(n, "table", p->dedupe_table);
-	n = new_child(v, ns, "numa");
-	set(n, "policy", p->numa_policy ? p->numa_policy : "default");
-	if (p->numa_policy && strcmp(p->numa_policy, "default")) {
-		vhc_format_nodes(p->numa_nodes, nodes, sizeof(nodes));
-		set(n, "nodes", nodes);
-	}
-	n = new_child(v, ns, "qmp");
-	set(n, "socket", qmp);
+	return 0;
 }
 
 /* --- finding (and removing) what attach added --- */
@@ -596,7 +534,10 @@ int vhc_xml_attach(xmlDocPtr doc, const struct vhc_policy *p, struct vhc_err *e)
 		fail(e, "out of memory");
 		goto out;
 	}
-	add_metadata(root, &pol, pl->obj.dedupe, pl->qmp);
+	if (add_metadata(root, &pol, pl->obj.dedupe, pl->qmp)) {
+		fail(e, "out of memory");
+		goto out;
+	}
 	ret = 0;
 out:
 	free(pl);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/policy.h"
+
 /* The metadata namespace of per-domain vmhint policy. */
 #define VHC_NS_URI	"urn:vmhint:domain:1"
 #define VHC_NS_PREFIX	"vmhint"
@@ -41,11 +43,5 @@ int vhc_xml_attach(xmlDocPtr doc, const struct vhc_policy *p, struct vhc_err *e)
 int vhc_xml_detach(xmlDocPtr doc, struct vhc_err *e);
 /* The QMP socket path attach chose (into buf), 0 or -1. */
 int vhc_xml_qmp_path(xmlDocPtr doc, char *buf, size_t size);
-
-/* Option parsing shared with the CLI. */
-int vhc_parse_nodes(const char *s, uint64_t *nodes);
-void vhc_format_nodes(uint64_t nodes, char *buf, size_t size);
-/* "NAME" or "/vmhint-NAME" -> "/vmhint-NAME" (static buffer), or NULL. */
-const char *vhc_table_name(const char *s);
 
 #endif

@@ -4,11 +4,13 @@
  *
  *   vmhintctl [-c URI] attach DOMAIN|--file FILE [options]
  *   vmhintctl [-c URI] detach DOMAIN|--file FILE
+ *   vmhintctl [-s SOCKET] list|stats|set-mode|flush|dedupe|ksm|numa-move ...
  *
  * attach edits a defined domain's persistent XML (libvirt's own, read with
  * virDomainGetXMLDesc(INACTIVE|SECURE) and written back with
  * virDomainDefineXML) to add vmhint's object, device, QMP socket and
- * policy; detach removes exactly that. See vmhintctl(8).
+ * policy; detach removes exactly that. The other commands talk to vmhintd
+ * over its control socket (commands.c). See vmhintctl(8).
  * Errors go to stderr as "error: ..." and exit 1, as virsh does.
  */
 #include "config.h"
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 
+#include "commands.h"
 #include "domxml.h"
 
 #define DEFAULT_URI "qemu:///system"
@@ -66,7 +69,7 @@ static void quiet_libvirt(void *opaque, virErrorPtr e)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: %s [-c URI] COMMAND [ARGS]\n"
+"usage: %s [-c URI] [-s SOCKET] COMMAND [ARGS]\n"
 "\n"
 "  attach DOMAIN|--file FILE [--mode sync|lazy] [--active-reporting]\n"
 "         [--dedupe TABLE] [--numa-policy POLICY --numa-nodes NODES]\n"
@@ -76,11 +79,17 @@ static void usage(FILE *f)
 "  detach DOMAIN|--file FILE\n"
 "      remove what attach added\n"
 "\n"
+"Through vmhintd, on running domains:\n", prog);
+	vhc_daemon_usage(f);
+	fprintf(f,
+"\n"
 "  -c, --connect URI   libvirt connection (default " DEFAULT_URI ")\n"
+"  -s, --socket PATH   vmhintd's control socket (default $" VHC_SOCKET_ENV ",\n"
+"                      else " VHC_SOCKET_DEFAULT ")\n"
 "  --file FILE         edit a domain XML file instead, print the result\n"
 "  -h, --help, -V, --version\n"
 "\n"
-"See vmhintctl(8) and vmhint-libvirt(7).\n", prog);
+"See vmhintctl(8) and vmhint-libvirt(7).\n");
 }
 
 struct args {
@@ -107,7 +116,7 @@ static int check_policy(struct args *a, const char *nodes)
 		err("invalid --mode '%s' (sync or lazy)", a->pol.mode);
 		return -1;
 	}
-	if (nodes && vhc_parse_nodes(nodes, &a->pol.numa_nodes)) {
+	if (nodes && vhp_nodes_parse(nodes, &a->pol.numa_nodes)) {
 		err("invalid --numa-nodes '%s' (host nodes below 64, e.g. 0-1,3)", nodes);
 		return -1;
 	}
@@ -149,7 +158,7 @@ static int parse_cmd_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 }
 	};
 	int attach = !strcmp(a->cmd, "attach"), c;
-	const char *nodes = NULL, *t;
+	const char *nodes = NULL;
 
 	opterr = 0;
 	optind = 0;	/* glibc: start afresh (main's scan used "+") */
@@ -163,13 +172,11 @@ static int parse_cmd_args(int argc, char **argv, struct args *a)
 		case OPT_MODE: a->pol.mode = optarg; break;
 		case OPT_ACTIVE: a->pol.active = 1; break;
 		case OPT_DEDUPE:
-			t = vhc_table_name(optarg);
-			if (!t) {
+			if (vhp_table_name(optarg, a->table, sizeof(a->table))) {
 				err("invalid --dedupe table '%s' (NAME or /vmhint-NAME; "
 				    "NAME: up to 64 of A-Z a-z 0-9 _ - .)", optarg);
 				return -1;
 			}
-			snprintf(a->table, sizeof(a->table), "%s", t);
 			a->pol.dedupe_table = a->table;
 			break;
 		case OPT_NUMA_POLICY: a->pol.numa_policy = optarg; break;
@@ -420,17 +427,23 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct args a = { .uri = DEFAULT_URI };
+	const char *sock = NULL;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:c:s:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a.uri = optarg; break;
+		case 's': sock = optarg; break;
+		case ':':
+			err("option '%s' needs an argument", argv[optind - 1]);
+			return 1;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s %s\n", prog, PACKAGE_VERSION); return 0;
 		default:
@@ -443,6 +456,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a.cmd = argv[optind];
+	if (vhc_is_daemon_cmd(a.cmd))
+		return vhc_daemon_cmd(sock, argc - optind, argv + optind);
 	if (strcmp(a.cmd, "attach") && strcmp(a.cmd, "detach")) {
 		err("unknown command: '%s'", a.cmd);
 		return 1;

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Small helpers every layer of vmhintd may use (no state of their own).
+ */
+#ifndef VHD_UTIL_H
+#define VHD_UTIL_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Monotonic milliseconds: timeouts and backoffs, never wall time. */
+static inline long long vhd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* A member of a JSON object of the given type, or NULL. */
+static inline json_object *vhd_json_get(json_object *o, const char *key,
+					json_type type)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, type))
+		return NULL;
+	return v;
+}
+
+#endif
