@@ -36,106 +36,14 @@
 #      directory.
 # Exit: 0 all passed, 77 skipped (the reason is printed), 1 a check failed.
 set -u
-
-top=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 HOG_MB=${HOG_MB:-1024}
 GUEST_MB=${GUEST_MB:-1536}
 DROP_TIMEOUT=${DROP_TIMEOUT:-60}
-prefix=vmhint-test-$$
-uri=qemu:///system
-failed=0
-started_virtlogd='' started_libvirtd='' mounted_hugetlbfs=''
 
-skip() { echo "SKIP: $*"; exit 77; }
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failed=1; }
-# check DESCRIPTION COMMAND...: PASS or FAIL by the command's status.
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-vsh() { virsh -q -c "$uri" "$@"; }
-
-# --- prerequisites ---------------------------------------------------------
-[ "$(id -u)" = 0 ] || skip "needs root (libvirtd, qemu:///system)"
-for c in virsh libvirtd virtlogd xmllint; do
-	command -v "$c" >/dev/null || skip "no $c (scripts/install-deps libvirt)"
-done
-vmhintctl=${VMHINTCTL:-}
-if [ -z "$vmhintctl" ]; then
-	for f in ./vmhintctl "$top/vmhintctl"; do
-		[ -x "$f" ] && vmhintctl=$(cd "$(dirname "$f")" && pwd)/vmhintctl && break
-	done
-fi
-[ -n "$vmhintctl" ] && [ -x "$vmhintctl" ] ||
-	skip "vmhintctl not built (configure needs libvirt-dev and libxml2-dev; set VMHINTCTL)"
-if [ -z "${VMHINT_LIBVIRT_QEMU:-}" ]; then
-	key=$("$top/scripts/build-qemu" --print-key) || skip "scripts/build-qemu --print-key failed"
-	[ -f "${VMHINT_CACHE:-/var/cache/vmhint}/qemu/$key/.complete" ] ||
-		skip "no patched QEMU built for key $key (run scripts/build-qemu)"
-fi
-
-work=$(mktemp -d /tmp/vmhint-libvirt.XXXXXX)
-chmod 755 "$work"	# libvirt's QEMU user reads the emulator and initramfs here
-
-cleanup() {
-	local d
-	for d in $(virsh -q -c "$uri" list --all --name 2>/dev/null | grep "^$prefix-"); do
-		virsh -q -c "$uri" destroy "$d" >/dev/null 2>&1
-		virsh -q -c "$uri" undefine "$d" >/dev/null 2>&1
-	done
-	# Only what this run started, by its own pid.
-	[ -n "$started_libvirtd" ] && kill "$started_libvirtd" 2>/dev/null
-	[ -n "$started_virtlogd" ] && kill "$started_virtlogd" 2>/dev/null
-	if [ -n "$mounted_hugetlbfs" ]; then
-		# libvirtd must be gone first: it holds the mount's directory.
-		for _ in $(seq 50); do [ -d "/proc/$started_libvirtd" ] || break; sleep 0.1; done
-		umount "$mounted_hugetlbfs"
-	fi
-	if [ -n "${VMHINT_LIBVIRT_KEEP:-}" ]; then
-		echo "kept $work"
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-
-# --- libvirtd ----------------------------------------------------------------
-# A running daemon: not a zombie that has not been reaped yet.
-daemon_pid() {
-	local p
-	for p in $(pgrep -x "$1"); do
-		[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" = Z ] || { echo "$p"; return; }
-	done
-}
-if [ -z "$(daemon_pid virtlogd)" ]; then
-	virtlogd -d || skip "virtlogd -d failed"
-	sleep 0.5
-	started_virtlogd=$(daemon_pid virtlogd)
-fi
-if [ -z "$(daemon_pid libvirtd)" ]; then
-	# libvirtd looks for hugetlbfs mounts when it starts; one of our own
-	# lets the hugepages case generate its command line (no pages are
-	# reserved).
-	if ! grep -q ' hugetlbfs ' /proc/mounts; then
-		mkdir -p "$work/hugepages"
-		mount -t hugetlbfs none "$work/hugepages" && mounted_hugetlbfs=$work/hugepages
-	fi
-	libvirtd -d || skip "libvirtd -d failed"
-	started_libvirtd=$(daemon_pid libvirtd)
-fi
-for _ in $(seq 100); do vsh uri >/dev/null 2>&1 && break; sleep 0.1; done
-vsh uri >/dev/null 2>&1 || skip "libvirtd does not answer on $uri"
-
-# --- the emulator, installed privately ----------------------------------------
-if [ -n "${VMHINT_LIBVIRT_QEMU:-}" ]; then
-	qemu=$VMHINT_LIBVIRT_QEMU
-else
-	qemu=$("$top/scripts/build-qemu" --install "$work/qemu" 2>"$work/install.log") ||
-		{ cat "$work/install.log"; fail "scripts/build-qemu --install"; exit 1; }
-fi
-echo "emulator: $qemu"
+lv_need
+lv_setup
 
 # --- domcaps: libvirt sees what it sees in Debian's QEMU ----------------------
 # Everything but the binary's path; the differences are shown.
@@ -154,42 +62,8 @@ else
 fi
 
 # --- helpers -------------------------------------------------------------------
-uuid_n=0
-# domain_xml NAME [MACHINE] [MEMORY-XML...]: a TCG domain, the patched
-# emulator, direct kernel boot; extra XML goes inside <domain>.
-domain_xml() {
-	local name=$1 machine=$2 extra=$3 devices=${4:-} cpu="<cpu mode='maximum'/>" vcpu=1
-	# Guest NUMA cells come with their own <cpu>, one vCPU each.
-	case $extra in *"<cpu"*) cpu='' vcpu=2 ;; esac
-	uuid_n=$((uuid_n + 1))
-	cat <<XML
-<domain type='qemu'>
-  <name>$name</name>
-  <uuid>$(printf '7a3e0000-0000-4000-8000-%012d' $(($$ * 100 + uuid_n)))</uuid>
-  $extra
-  <vcpu>$vcpu</vcpu>
-  <os>
-    <type arch='x86_64' machine='$machine'>hvm</type>
-    <kernel>$vm_kernel</kernel>
-    <initrd>$work/initrd</initrd>
-    <cmdline>console=ttyS0 panic=-1 loglevel=4</cmdline>
-  </os>
-  <features><acpi/><apic/></features>
-  $cpu
-  <on_poweroff>destroy</on_poweroff>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>$qemu</emulator>
-    <serial type='pty'><log file='$work/$name.console' append='off'/></serial>
-    <console type='pty'/>
-    <memballoon model='none'/>
-    $devices
-  </devices>
-</domain>
-XML
-}
-
-inactive() { vsh dumpxml --inactive --security-info "$1"; }
+domain_xml() { lv_domain_xml "$@"; }
+inactive() { lv_inactive "$@"; }
 
 # The -object vmhint's memdev IDs and the memory backends' IDs in ARGV.
 # Both spellings of the list: memdev=a,memdev=b and memdev=a:b (vmhint 0.1).
@@ -253,10 +127,7 @@ bad_case() {
 }
 
 # --- guest -------------------------------------------------------------------
-# shellcheck source=../vm/lib.sh
-. "$top/tests/vm/lib.sh"	# vm_need, vm_build_driver, vm_initramfs, vm_kernel
-(vm_need) >"$work/need.log" || { cat "$work/need.log"; exit "$(grep -q SKIP "$work/need.log" && echo 77 || echo 1)"; }
-vm_build_driver || { fail "build the guest driver and tools"; exit 1; }
+lv_guest_prep
 # The guest's one test: the driver in active mode, then memhog touches,
 # holds and frees HOG_MB; it stays up until the host destroys it.
 cat >"$work/hog" <<GUEST
