@@ -16,10 +16,10 @@ cat >"$out/config.h" <<EOC
 #define PACKAGE_VERSION "${version:-0}"
 EOC
 
-flags=(-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+flags=(-g -O1 -std=gnu11 '-fsanitize=fuzzer,address,undefined' -fno-sanitize-recover=all
 	-fno-omit-frame-pointer -Wall -Wno-unused-parameter)
 libs=$(pkg-config --libs numa libxxhash 2>/dev/null || echo "-lnuma -lxxhash")
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # $libs is a list of linker flags
 "$cc" "${flags[@]}" -DVMHINT_BUILDING_LIB -I"$out" -I"$top/include" -iquote "$top/src/lib" \
 	"$top"/src/lib/*/*.c "$top/fuzz/fuzz_wire.c" -o "$out/fuzz_wire" $libs -lpthread
 "$top/fuzz/gen-seeds.sh" "$out/seeds"

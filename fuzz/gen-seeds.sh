@@ -10,7 +10,7 @@ mkdir -p "$dir"
 le() {
 	local v=$1 n=$2 i
 	for ((i = 0; i < n; i++)); do
-		# shellcheck disable=SC2059
+		# shellcheck disable=SC2059 # the format is the escape \xNN being built
 		printf "\\x$(printf %02x $(((v >> (8 * i)) & 255)))"
 	done
 }

@@ -573,7 +573,6 @@ START_TEST(dense_marking_bounds_vmas)
 	struct vmhint_region *r;
 	struct vmhint_dedupe *d;
 	uint64_t i, marked = 0, vmas = 0;
-	char line[256];
 	FILE *f;
 
 	if (vmhint_ksm_available()) {
@@ -597,6 +596,7 @@ START_TEST(dense_marking_bounds_vmas)
 	ck_assert_ptr_nonnull(f);
 	{
 		unsigned long s = 0, e = 0;
+		char line[256];
 
 		while (fgets(line, sizeof(line), f)) {
 			unsigned long a, b;
@@ -1040,8 +1040,6 @@ START_TEST(zero_reclaim_loses_no_write)
 	struct vmhint_region *r;
 	struct vmhint_dedupe *d;
 	struct timespec t0, t1;
-	long ms;
-	int64_t n;
 	int round;
 
 	ck_assert_ptr_nonnull(shadow);
@@ -1066,7 +1064,9 @@ START_TEST(zero_reclaim_loses_no_write)
 			usleep(1000);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (round = 0;; round++) {
-		n = vmhint_dedupe_zero_reclaim(d, &zo);
+		int64_t n = vmhint_dedupe_zero_reclaim(d, &zo);
+		long ms;
+
 		ck_assert_int_ge(n, 0);
 		total += (uint64_t)n;
 		clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -15,7 +15,7 @@ libs="$(pkg-config --libs check) $(pkg-config --libs numa libxxhash 2>/dev/null 
 # included as "layer/file.h": -iquote, so <sys/...> never finds src/lib/sys/.
 mapfile -t lib_src < <(find "$top/src/lib" -name '*.c' | sort)
 for t in test_stress test_stats; do
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2046,SC2086 # pkg-config's flags and $libs are lists of words
 	clang -g -O1 -std=gnu11 -fsanitize=thread -DVMHINT_BUILDING_LIB \
 		-I"$out" -I"$top/include" -iquote "$top/src/lib" -I"$top/tests/lib" \
 		$(pkg-config --cflags check) \

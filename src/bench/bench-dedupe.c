@@ -238,7 +238,6 @@ static int vm_mark(struct vm_state *s, uint64_t *zero)
 static void vm_main(int vmi, int cmd, int reply, const char *table)
 {
 	struct vm_state s = { .len = cfg.mib << 20 };
-	double cpu0;
 	char c;
 
 	s.mem = mmap(NULL, s.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -247,9 +246,9 @@ static void vm_main(int vmi, int cmd, int reply, const char *table)
 	image_fill(s.mem, s.len, vmi);
 	while (read(cmd, &c, 1) == 1) {
 		struct reply rep = { 0 };
+		double cpu0 = self_cpu_s();
 		int ret = 0;
 
-		cpu0 = self_cpu_s();
 		if (c == 'M')
 			ret = madvise(s.mem, s.len, MADV_MERGEABLE);
 		else if (c == 'S')
@@ -708,7 +707,7 @@ static double run_scan_throughput(double *cpu_s, uint64_t *bytes)
 	struct vmhint_ctx *ctx = NULL;
 	struct vmhint_region *r;
 	struct vmhint_dedupe *d;
-	double t0, c0, s = 0;
+	double s = 0;
 
 	ro.hva = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ro.hva == MAP_FAILED)
@@ -716,8 +715,8 @@ static double run_scan_throughput(double *cpu_s, uint64_t *bytes)
 	image_fill(ro.hva, len, 0);
 	if (!vmhint_ctx_new(NULL, &ctx) && !vmhint_region_add(ctx, &ro, &r) &&
 	    !vmhint_dedupe_enable(ctx, r, NULL, &d)) {
-		t0 = now_s();
-		c0 = self_cpu_s();
+		double t0 = now_s(), c0 = self_cpu_s();
+
 		vmhint_dedupe_scan_pass(d);
 		*cpu_s = self_cpu_s() - c0;
 		s = now_s() - t0;

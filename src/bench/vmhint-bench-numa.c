@@ -17,6 +17,7 @@
  * usage: vmhint-bench-numa [-s MiB] [-r runs] [-m path/to/migratepages]
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <numaif.h>
 #include <stdio.h>
@@ -164,6 +165,7 @@ static double median_ms(uint64_t *v, int n)
 {
 	uint64_t s[MAX_RUNS];
 
+	assert(n >= 1 && n <= MAX_RUNS);	/* main() checks --runs */
 	memcpy(s, v, (size_t)n * sizeof(*v));
 	qsort(s, (size_t)n, sizeof(*s), cmp_u64);
 	return (n % 2 ? (double)s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0) / 1e6;
@@ -185,6 +187,7 @@ static double median_ratio(uint64_t *a, uint64_t *b, int n)
 {
 	double r[MAX_RUNS];
 
+	assert(n >= 1 && n <= MAX_RUNS);	/* main() checks --runs */
 	for (int i = 0; i < n; i++)
 		r[i] = (double)a[i] / (double)b[i];
 	qsort(r, (size_t)n, sizeof(*r), cmp_double);

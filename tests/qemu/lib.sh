@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 # tests/qemu/lib.sh - what every patched-QEMU test needs: sourced, not run.
 # Sets $top, $qemu (VMHINT_QEMU, else what scripts/build-qemu prints),
 # LD_LIBRARY_PATH for libvmhint (VMHINT_LIBDIR, else this tree's

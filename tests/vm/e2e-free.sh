@@ -42,6 +42,7 @@ case $GUEST_MEM in
 *) guest_mb=$GUEST_MEM ;;
 esac
 work=$(mktemp -d)
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	vm_stop
 	rm -rf "$work"
@@ -99,6 +100,7 @@ failed=0
 for mode in $modes; do
 	case $mode in
 	hint | hint-passive | hint-alloc)
+		# shellcheck disable=SC2119 # patched_qemu's --build is optional
 		q=$(patched_qemu) || { echo "SKIP: $mode: no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"; continue; }
 		case $mode in
 		hint) args=$VH_ARGS append= ;;

@@ -68,7 +68,8 @@ vm_skip() { echo "SKIP: $*"; exit 77; }
 # built for the kernel we boot); the newest at all if none has them.
 vm_default_kernel() {
 	local k newest='' v
-	for k in $(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -rV); do
+	for k in $(printf '%s\n' /boot/vmlinuz-*-amd64 | sort -rV); do
+		[ -e "$k" ] || continue
 		v=${k#/boot/vmlinuz-}
 		[ -n "$newest" ] || newest=$k
 		if [ -d "/usr/src/linux-headers-$v" ] || [ -d "/lib/modules/$v/build" ]; then
@@ -84,8 +85,9 @@ vm_ko=$vm_top/src/guest/virtio_hint/virtio_hint.ko
 
 vm_need() {
 	[ -r "$vm_kernel" ] || vm_skip "no guest kernel ${vm_kernel:-/boot/vmlinuz-*-amd64} (apt-get install linux-image-amd64)"
-	[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
+	if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
 		vm_skip "/bin/busybox missing or dynamic (apt-get install busybox-static)"
+	fi
 	command -v cpio >/dev/null || vm_skip "no cpio"
 	command -v modprobe >/dev/null || vm_skip "no modprobe (apt-get install kmod)"
 }
@@ -105,6 +107,7 @@ vm_build_driver() {
 
 vm_setup_patched() {
 	vm_need
+	# shellcheck disable=SC2034,SC2119 # vm_patched is for the caller; --build is optional
 	vm_patched=$(patched_qemu) ||
 		vm_skip "no patched QEMU (set VMHINT_QEMU or run scripts/build-qemu)"
 	use_tree_libvmhint

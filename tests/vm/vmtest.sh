@@ -59,7 +59,11 @@ vm_init() {
 	mount -t devtmpfs devtmpfs /dev 2>/dev/null
 	mount -t tmpfs tmpfs /tmp
 	mount -t debugfs debugfs /sys/kernel/debug
-	echo "@@VMTEST BOOTED nodes=$(ls -d /sys/devices/system/node/node* 2>/dev/null | wc -l) cpus=$(nproc)"
+	nodes=0
+	for n in /sys/devices/system/node/node*; do
+		[ -e "$n" ] && nodes=$((nodes + 1))
+	done
+	echo "@@VMTEST BOOTED nodes=$nodes cpus=$(nproc)"
 	while read -r m; do
 		[ -n "$m" ] || continue
 		insmod "/lib/modules/$m.ko" || echo "@@VMTEST RESULT insmod-$m FAIL rc=1"

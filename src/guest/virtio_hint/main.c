@@ -62,6 +62,26 @@ MODULE_PARM_DESC(stable_hints,
 		 "Accept VMHINT_F_STABLE_HINTS when offered; every UNUSED is then followed by STABLE (default 0)");
 
 /*
+ * wire.h's struct vmhint_wire_config with the kernel's little-endian types,
+ * which virtio_cread_le() and sparse want: wire.h, shared with user space,
+ * can only say uint32_t. Same layout, checked below.
+ */
+struct vh_config_le {
+	__le32 version;
+	__le32 page_size;
+	__le32 max_ranges;
+	__le32 reserved;
+};
+
+static_assert(sizeof(struct vh_config_le) == sizeof(struct vmhint_wire_config));
+static_assert(offsetof(struct vh_config_le, version) ==
+	      offsetof(struct vmhint_wire_config, version));
+static_assert(offsetof(struct vh_config_le, page_size) ==
+	      offsetof(struct vmhint_wire_config, page_size));
+static_assert(offsetof(struct vh_config_le, max_ranges) ==
+	      offsetof(struct vmhint_wire_config, max_ranges));
+
+/*
  * The config space is written by the host and read once: every field is
  * checked, and values the driver cannot use either stop the probe or are
  * replaced by safe ones, loudly.
@@ -71,9 +91,9 @@ static int vh_read_config(struct vh_dev *vh)
 	struct virtio_device *vdev = vh->vdev;
 	u32 version, page_size, max_ranges;
 
-	virtio_cread_le(vdev, struct vmhint_wire_config, version, &version);
-	virtio_cread_le(vdev, struct vmhint_wire_config, page_size, &page_size);
-	virtio_cread_le(vdev, struct vmhint_wire_config, max_ranges, &max_ranges);
+	virtio_cread_le(vdev, struct vh_config_le, version, &version);
+	virtio_cread_le(vdev, struct vh_config_le, page_size, &page_size);
+	virtio_cread_le(vdev, struct vh_config_le, max_ranges, &max_ranges);
 
 	if (version != VMHINT_WIRE_VERSION) {
 		dev_err(&vdev->dev, "wire version %u, driver speaks %u\n",

@@ -24,10 +24,12 @@
 #include "virtio_hint.h"
 
 /* The names, the counters and their files all come from wire.h's list. */
-#define VH_STATUS_NAME(_sym, _val, _name) [VMHINT_WIRE_##_sym] = #_name,
+#define VH_STATUS_NAME(_sym, _val, _name)				\
+	[VMHINT_WIRE_##_sym] = #_name,
 static const char * const vh_status_names[] = {
 	VMHINT_WIRE_STATUS_LIST(VH_STATUS_NAME)
 };
+
 static_assert(ARRAY_SIZE(vh_status_names) == VMHINT_WIRE_NR_STATUS);
 
 const char *vh_status_name(unsigned int status)
@@ -71,8 +73,12 @@ static ssize_t vh_ctr_show(struct device *dev, struct device_attribute *attr,
 		.attr = __ATTR(_name, 0444, vh_ctr_show, NULL),		\
 		.idx = (_idx),						\
 	}
+/* status_<name>: an array, so that wire.h's list can fill it. */
 #define VH_STATUS_CTR(_sym, _val, _name)				\
-	VH_CTR(status_##_name, VH_CTR_STATUS + (_val));
+	{								\
+		.attr = __ATTR(status_##_name, 0444, vh_ctr_show, NULL),\
+		.idx = VH_CTR_STATUS + (_val),				\
+	},
 
 VH_CTR(requests, VH_CTR_REQUESTS | VH_TOTAL);
 VH_CTR(report_requests, VH_CTR_REQUESTS + VH_SRC_REPORT);
@@ -94,7 +100,11 @@ VH_CTR(wait_ns, VH_CTR_WAIT_NS | VH_TOTAL);
 VH_CTR(report_wait_ns, VH_CTR_WAIT_NS + VH_SRC_REPORT);
 VH_CTR(active_wait_ns, VH_CTR_WAIT_NS + VH_SRC_ACTIVE);
 VH_CTR(raw_wait_ns, VH_CTR_WAIT_NS + VH_SRC_RAW);
-VMHINT_WIRE_STATUS_LIST(VH_STATUS_CTR)
+static struct vh_ctr_attr vh_status_attrs[] = {
+	VMHINT_WIRE_STATUS_LIST(VH_STATUS_CTR)
+};
+
+static_assert(ARRAY_SIZE(vh_status_attrs) == VMHINT_WIRE_NR_STATUS);
 VH_CTR(err_proto, VH_CTR_ERR_PROTO);
 VH_CTR(err_submit, VH_CTR_ERR_SUBMIT);
 VH_CTR(stable_requests, VH_CTR_STABLE_REQUESTS);
@@ -135,27 +145,52 @@ static ssize_t hint_now_store(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_WO(hint_now);
 
-#define VH_KNOB(_name, _field, _min, _max)					\
-static ssize_t _name##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%u\n", READ_ONCE(to_vh(dev)->_field));	\
-}									\
-static ssize_t _name##_store(struct device *dev,			\
-			     struct device_attribute *attr,		\
-			     const char *buf, size_t len)		\
-{									\
-	unsigned int v;							\
-	int err = kstrtouint(buf, 0, &v);				\
-									\
-	if (err)							\
-		return err;						\
-	if (v < (_min) || v > (_max))					\
-		return -ERANGE;						\
-	WRITE_ONCE(to_vh(dev)->_field, v);				\
-	return len;							\
-}									\
-static DEVICE_ATTR_RW(_name)
+/*
+ * A tunable of the active worker: an unsigned int of struct vh_dev, in
+ * [min, max]. The worker reads it without a lock, hence READ_ONCE and
+ * WRITE_ONCE.
+ */
+struct vh_knob_attr {
+	struct device_attribute attr;
+	size_t off;			/* offsetof(struct vh_dev, field) */
+	unsigned int min, max;
+};
+
+static unsigned int *vh_knob(struct device *dev, struct vh_knob_attr *ka)
+{
+	return (unsigned int *)((char *)to_vh(dev) + ka->off);
+}
+
+static ssize_t vh_knob_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct vh_knob_attr *ka = container_of(attr, struct vh_knob_attr, attr);
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*vh_knob(dev, ka)));
+}
+
+static ssize_t vh_knob_store(struct device *dev, struct device_attribute *attr,
+			     const char *buf, size_t len)
+{
+	struct vh_knob_attr *ka = container_of(attr, struct vh_knob_attr, attr);
+	unsigned int v;
+	int err = kstrtouint(buf, 0, &v);
+
+	if (err)
+		return err;
+	if (v < ka->min || v > ka->max)
+		return -ERANGE;
+	WRITE_ONCE(*vh_knob(dev, ka), v);
+	return len;
+}
+
+#define VH_KNOB(_name, _field, _min, _max)				\
+	static struct vh_knob_attr vh_attr_##_name = {			\
+		.attr = __ATTR(_name, 0644, vh_knob_show, vh_knob_store), \
+		.off = offsetof(struct vh_dev, _field),			\
+		.min = (_min),						\
+		.max = (_max),						\
+	}
 
 VH_KNOB(active_interval_ms, active.interval_ms, 10, 60000);
 VH_KNOB(active_threshold_mb, active.threshold_mb, 0, 1U << 20);
@@ -174,9 +209,17 @@ static DEVICE_ATTR_RO(_name)
 VH_RO(config_version, "%u", vh->cfg_version);
 VH_RO(config_page_size, "%u", vh->cfg_page_size);
 VH_RO(config_max_ranges, "%u", vh->max_ranges);
-VH_RO(features, "%s%s%s", vh->lazy ? "lazy" : "",
-	vh->lazy && vh->stable_hints ? " " : "",
-	vh->stable_hints ? "stable_hints" : "");
+static ssize_t features_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct vh_dev *vh = to_vh(dev);
+
+	return sysfs_emit(buf, "%s%s%s\n", vh->lazy ? "lazy" : "",
+			  vh->lazy && vh->stable_hints ? " " : "",
+			  vh->stable_hints ? "stable_hints" : "");
+}
+static DEVICE_ATTR_RO(features);
+
 VH_RO(reporting, "%d", vh->reporting);
 VH_RO(broken, "%d", READ_ONCE(vh->broken));
 VH_RO(report_order, "%u", vh->report_order);
@@ -189,9 +232,9 @@ VH_RO(active_held_bytes, "%lu", READ_ONCE(vh->active.nr_held) << PAGE_SHIFT);
 static struct attribute *vh_attrs[] = {
 	&dev_attr_active.attr,
 	&dev_attr_hint_now.attr,
-	&dev_attr_active_interval_ms.attr,
-	&dev_attr_active_threshold_mb.attr,
-	&dev_attr_active_reserve_mb.attr,
+	A(active_interval_ms),
+	A(active_threshold_mb),
+	A(active_reserve_mb),
 	&dev_attr_config_version.attr,
 	&dev_attr_config_page_size.attr,
 	&dev_attr_config_max_ranges.attr,
@@ -207,7 +250,7 @@ static struct attribute *vh_attrs[] = {
 	A(bytes), A(report_bytes), A(active_bytes), A(raw_bytes),
 	A(work_ns), A(report_work_ns), A(active_work_ns), A(raw_work_ns),
 	A(wait_ns), A(report_wait_ns), A(active_wait_ns), A(raw_wait_ns),
-#define VH_STATUS_ATTR(_sym, _val, _name) A(status_##_name),
+#define VH_STATUS_ATTR(_sym, _val, _name) (&vh_status_attrs[_val].attr.attr),
 	VMHINT_WIRE_STATUS_LIST(VH_STATUS_ATTR)
 	A(err_proto), A(err_submit), A(stable_requests), A(active_passes),
 	A(active_rounds),

@@ -95,7 +95,7 @@ struct vh_dev {
 	 * against the virtqueue callback and against remove.
 	 */
 	struct mutex req_lock;
-	spinlock_t vq_lock;
+	spinlock_t vq_lock;		/* vq, inflight, done, used_len, dying, broken */
 	wait_queue_head_t wq;
 	void *inflight;			/* token of the buffer in the ring */
 	bool done;			/* the host returned it */

@@ -156,9 +156,11 @@ static size_t drop_batch(struct vmhint_ctx *ctx, struct vmhint_region *r,
 {
 	struct iovec iov[PMADV_BATCH];
 	uint64_t total = 0, done_bytes;
-	size_t i, n = nr < PMADV_BATCH ? nr : PMADV_BATCH;
+	size_t i, n = nr;
 	int64_t ret;
 
+	if (n > PMADV_BATCH)
+		n = PMADV_BATCH;
 	for (i = 0; i < n; i++) {
 		iov[i].iov_base = run_addr(r, &runs[i]);
 		iov[i].iov_len = runs[i].n * VMHINT_PAGE_SIZE;

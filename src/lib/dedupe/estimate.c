@@ -67,11 +67,13 @@ static void est_group(struct vmhint_dedupe_estimate *e, const struct est_item *v
 
 static void est_walk(struct vmhint_dedupe_estimate *e, struct est_item *v, uint64_t n)
 {
-	uint64_t i = 0, j, total;
+	uint64_t i = 0, j;
 
 	qsort(v, n, sizeof(*v), cmp_item);
 	while (i < n) {
-		total = v[i].count;
+		uint64_t total = v[i].count;
+
+
 		for (j = i + 1; j < n && v[j].fp == v[i].fp; j++)
 			total += v[j].count;
 		/*

@@ -95,14 +95,15 @@ out:
  */
 int64_t fp_scan_locked(struct vmhint_dedupe *d, struct vmhint_region *r, uint64_t max_pages)
 {
-	uint64_t cpu0 = vh_cpu_ns(), done = 0, left, n;
+	uint64_t cpu0 = vh_cpu_ns(), done = 0, left;
 	int64_t ret = 0;
 
 	left = d->nr_pages - d->cursor;
 	if (max_pages && max_pages < left)
 		left = max_pages;
 	while (done < left) {
-		n = left - done < SCAN_CHUNK ? left - done : SCAN_CHUNK;
+		uint64_t n = left - done < SCAN_CHUNK ? left - done : SCAN_CHUNK;
+
 		ret = scan_chunk(d, r, d->cursor, n);
 		if (ret < 0)
 			break;
@@ -229,7 +230,6 @@ VMHINT_API int64_t vmhint_dedupe_scan(struct vmhint_dedupe *d, uint64_t max_page
 VMHINT_API int64_t vmhint_dedupe_scan_pass(struct vmhint_dedupe *d)
 {
 	uint64_t start, passes, total = 0, due, now;
-	int64_t n;
 
 	if (!d)
 		return -EINVAL;
@@ -237,7 +237,8 @@ VMHINT_API int64_t vmhint_dedupe_scan_pass(struct vmhint_dedupe *d)
 	passes = atomic_load(&d->c.passes);
 	while (atomic_load(&d->c.passes) == passes) {
 		/* Bounded steps: region add/remove wait for regions_lock meanwhile. */
-		n = vmhint_dedupe_scan(d, d->rate ? SCAN_CHUNK : PASS_STEP);
+		int64_t n = vmhint_dedupe_scan(d, d->rate ? SCAN_CHUNK : PASS_STEP);
+
 		if (n < 0)
 			return n;
 		total += (uint64_t)n;

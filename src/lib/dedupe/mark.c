@@ -72,10 +72,12 @@ static uint64_t chunk_density(const struct vmhint_dedupe *d, uint64_t first, uin
 /* Join the two neighbouring runs with the smallest gap until @max remain. */
 static int join_runs(struct mark_run *r, int n, int max)
 {
-	int i, best;
+	int i;
 
 	while (n > max) {
-		best = 0;
+		int best = 0;
+
+
 		for (i = 1; i < n - 1; i++)
 			if (r[i + 1].first - (r[i].first + r[i].n) <
 			    r[best + 1].first - (r[best].first + r[best].n))
@@ -107,15 +109,16 @@ static int dense_runs(const struct vmhint_dedupe *d, uint64_t chunk_pages, uint3
 static int madvise_runs(struct vmhint_dedupe *d, const struct mark_run *r, int n,
 			uint64_t chunk_pages)
 {
-	uint64_t off, len;
 	int i;
 
 	for (i = 0; i < n; i++) {
-		off = r[i].first * chunk_pages * VMHINT_PAGE_SIZE;
-		len = r[i].n * chunk_pages * VMHINT_PAGE_SIZE;
+		uint64_t off = r[i].first * chunk_pages * VMHINT_PAGE_SIZE;
+		uint64_t len = r[i].n * chunk_pages * VMHINT_PAGE_SIZE;
+		int ret;
+
 		if (off + len > d->len)
 			len = d->len - off;
-		int ret = sys_madvise(d->hva + off, len, MADV_MERGEABLE);
+		ret = sys_madvise(d->hva + off, len, MADV_MERGEABLE);
 
 		if (ret)
 			return ret;

@@ -314,14 +314,15 @@ void table_withdraw_locked(struct vmhint_dedupe *d)
 int table_slot_read(struct vmhint_dedupe_table *t, int i, struct slot_copy *c)
 {
 	struct tbl_slot *s = tbl_slot(t, i);
-	uint64_t seq0, tries;
+	uint64_t tries;
 	struct tbl_entry *e = c->e;
 	bool ok = false;
 
 	memset(c, 0, sizeof(*c));
 	c->e = e;
 	for (tries = 0; tries < READ_RETRIES && !ok; tries++) {
-		seq0 = atomic_load_explicit(&s->seq, memory_order_acquire);
+		uint64_t seq0 = atomic_load_explicit(&s->seq, memory_order_acquire);
+
 		c->owner = atomic_load(&s->owner);
 		if (c->owner <= 0)
 			break;

@@ -166,7 +166,9 @@ static int zr_resident(struct zr *z, uint64_t first, uint64_t n, unsigned char *
 		return 0;
 	}
 	for (i = 0; i < n; i += k) {
-		k = n - i < ZR_CHUNK ? n - i : ZR_CHUNK;
+		k = n - i;
+		if (k > ZR_CHUNK)
+			k = ZR_CHUNK;
 		ret = sys_pagemap_read(z->pagemap, z->d->hva + (first + i) * VMHINT_PAGE_SIZE, k, pm);
 		if (ret)
 			return ret;

@@ -95,14 +95,15 @@ static int read_knob(enum vmhint_ksm_knob k, uint64_t *val)
 
 static int knobs_read(struct vmhint_ksm_knobs *k)
 {
-	int i, ret;
+	int i;
 
 	memset(k, 0, sizeof(*k));
 	k->size = sizeof(*k);
 	if (vmhint_ksm_available())
 		return -ENOENT;
 	for (i = 0; i < VMHINT_KSM_NR_KNOBS; i++) {
-		ret = read_knob(i, &k->val[i]);
+		int ret = read_knob(i, &k->val[i]);
+
 		if (ret == -ENOENT)
 			continue;
 		if (ret)
@@ -403,11 +404,11 @@ static int burst_wait(const struct vmhint_ksm_burst_opts *o, struct vmhint_ksm_b
 	uint64_t t0 = vh_now_ns(), base = o->nr_pids ? 0 : burst_progress(o);
 	uint64_t scans0 = ksm_full_scans();
 	uint64_t timeout = o->timeout_ms ? o->timeout_ms : 60000, last_scan = scans0, last_val = 0;
-	uint64_t scans, merged;
 	int steady = 0;
 
 	for (;;) {
-		merged = burst_progress(o);
+		uint64_t merged = burst_progress(o), scans;
+
 		merged = merged > base ? merged - base : 0;
 		scans = ksm_full_scans();
 		r->pages_merged = merged;

@@ -362,7 +362,7 @@ static int64_t move_batch(struct move_job *j, uint64_t gpa, uint64_t left)
 	}
 	unit = r->page_size;
 	ppu = unit / VMHINT_PAGE_SIZE;
-	units = j->batch / ppu ? (uint32_t)(j->batch / ppu) : 1;
+	units = (j->batch / ppu) ? (uint32_t)(j->batch / ppu) : 1;
 	if (units > left / unit)
 		units = (uint32_t)(left / unit);
 	hva = r->hva + (gpa - r->gpa);
@@ -423,7 +423,7 @@ static int job_init(struct move_job *j, struct vmhint_ctx *ctx,
 	j->o = o;
 	j->t = t;
 	j->res = res;
-	j->mpol_flags = o->flags & VMHINT_NUMA_MOVE_ALL ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE;
+	j->mpol_flags = (o->flags & VMHINT_NUMA_MOVE_ALL) ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE;
 	j->batch_max = o->batch_pages ? o->batch_pages : NUMA_BATCH_DEFAULT;
 	/* With a time budget, start small: the first batch is not measured yet. */
 	j->batch = o->batch_budget_us && j->batch_max > 64 ? 64 : j->batch_max;

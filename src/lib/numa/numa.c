@@ -63,7 +63,7 @@ int numa_check_target_node(int node, uint64_t allowed)
 {
 	if (node < 0 || node >= VMHINT_NUMA_MAX_NODES)
 		return -EINVAL;
-	return allowed & (1ULL << node) ? 0 : -ENODEV;
+	return (allowed & (1ULL << node)) ? 0 : -ENODEV;
 }
 
 VMHINT_API int vmhint_numa_nodes(uint64_t *mask)
@@ -166,7 +166,6 @@ VMHINT_API int vmhint_numa_stats_get(struct vmhint_ctx *ctx, struct vmhint_numa_
 {
 	struct vmhint_numa_stats s = { .size = sizeof(s) };
 	struct numa_counters *c;
-	int err;
 
 	if (!ctx || !st || vh_struct_out_ok(st))
 		return -EINVAL;
@@ -183,7 +182,8 @@ VMHINT_API int vmhint_numa_stats_get(struct vmhint_ctx *ctx, struct vmhint_numa_
 	s.residency.size = sizeof(s.residency);
 	/* The residency costs a query of every page: only for who asks. */
 	if (st->size > offsetof(struct vmhint_numa_stats, residency)) {
-		err = residency_all(ctx, &s.residency);
+		int err = residency_all(ctx, &s.residency);
+
 		if (err)
 			return err;
 	}

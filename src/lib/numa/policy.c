@@ -44,7 +44,7 @@ static int check_nodes(const struct vmhint_numa_policy *pol)
 	err = sys_mems_allowed(&allowed);
 	if (err)
 		return err;
-	return pol->nodes & ~allowed ? -ENODEV : 0;
+	return (pol->nodes & ~allowed) ? -ENODEV : 0;
 }
 
 /* Copy the caller's policy by the size rule into @pol and check it. */
@@ -86,7 +86,7 @@ static void policy_target(const struct vmhint_numa_policy *pol, struct numa_targ
 			t->spread[t->nr_spread++] = n;
 	away = pol->mode == VMHINT_NUMA_POLICY_INTERLEAVE ? NUMA_SPREAD : lowest;
 	for (n = 0; n < VMHINT_NUMA_MAX_NODES; n++)
-		t->map[n] = pol->nodes & (1ULL << n) ? n : away;
+		t->map[n] = (pol->nodes & (1ULL << n)) ? n : away;
 	t->beyond = away;
 }
 

@@ -35,7 +35,7 @@ sed -i "s/@RESERVE@/${RESERVE:-32}/; s/@HOG@/${HOG:-700}/" "$work/alloc-pressure
 chmod +x "$work/alloc-pressure"
 vm_initramfs "$work/initrd" --driver --bin "$vm_top/src/guest/tools/memhog" \
 	-- "$work/alloc-pressure" || { echo "FAIL: initramfs"; exit 1; }
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046 # vm_device_args prints QEMU arguments as words
 vm_run "$work/initrd" "$work/log" --qemu "$vm_patched" --mem 1024 --smp 1 \
 	--append init_on_alloc=0 -- $(vm_device_args 1024)
 grep -a "Out of memory" "$work/log"

@@ -28,7 +28,7 @@ chmod +x "$work/coexist"
 vm_initramfs "$work/initrd" --driver --ship-kmod virtio_balloon -- "$work/coexist" ||
 	{ echo "FAIL: initramfs"; exit 1; }
 # init_on_alloc=0: the alloc method would make the host fault in what it drops.
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046 # vm_device_args prints QEMU arguments as words
 vm_run "$work/initrd" "$work/log" --qemu "$vm_patched" --mem 1024 --smp 1 \
 	--append init_on_alloc=0 -- $(vm_device_args 1024) \
 	-device virtio-balloon-pci,free-page-reporting=on

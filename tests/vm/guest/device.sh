@@ -98,6 +98,7 @@ GUEST
 chmod +x "$work/device"
 vm_initramfs "$work/initrd" --driver --bin "$vm_top/src/guest/tools/memhog" \
 	--bin "$vm_top/src/guest/tools/vhhostile" -- "$work/device" || { echo "FAIL: initramfs"; exit 1; }
+# shellcheck disable=SC2046 # vm_device_args prints QEMU arguments as words
 vm_run "$work/initrd" "$work/log" --qemu "$vm_patched" --mem 1024 --smp 1 -- $(vm_device_args 1024)
 cp "$work/log" /tmp/vm-guest-device.log
 echo "console in /tmp/vm-guest-device.log"

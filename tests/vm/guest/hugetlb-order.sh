@@ -9,7 +9,9 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || vm_skip "needs root for the hugepage pools"
 hp=/sys/kernel/mm/hugepages
-[ -d $hp/hugepages-2048kB ] && [ -d $hp/hugepages-1048576kB ] || vm_skip "no 2M/1G hugepages"
+if [ ! -d $hp/hugepages-2048kB ] || [ ! -d $hp/hugepages-1048576kB ]; then
+	vm_skip "no 2M/1G hugepages"
+fi
 vm_setup_patched
 # Pools are shared with whatever else runs on the host: add what we need
 # on top of the current size and take exactly that back.
@@ -23,7 +25,7 @@ pool_undo() {
 	[ -n "$pool" ] || return 0
 	local n=$(($(cat "$pool") - added))
 	echo $((n < 0 ? 0 : n)) >"$pool"
-	pool= added=0
+	pool='' added=0
 }
 trap 'pool_undo; rm -rf "$work"' EXIT
 
@@ -51,8 +53,8 @@ GUEST
 	chmod +x "$work/hugetlb-$size"
 	vm_initramfs "$work/initrd" --driver --bin "$vm_top/src/guest/tools/memhog" \
 		-- "$work/hugetlb-$size" || { echo "FAIL: initramfs"; exit 1; }
-	pool_add ${kb}kB "$pages"
-	[ "$(cat $hp/hugepages-${kb}kB/free_hugepages)" -ge "$pages" ] ||
+	pool_add "${kb}kB" "$pages"
+	[ "$(cat "$hp/hugepages-${kb}kB/free_hugepages")" -ge "$pages" ] ||
 		{ pool_undo; echo "SKIP: $size: could not get $pages huge pages"; continue; }
 	vm_run "$work/initrd" "$work/log" --qemu "$vm_patched" --mem 1024 --smp 1 -- \
 		-object memory-backend-memfd,id=m0,size=1G,hugetlb=on,hugetlbsize=$size \

@@ -41,7 +41,7 @@ GUEST
 
 chmod +x "$work/load-unload"
 vm_initramfs "$work/initrd" --driver -- "$work/load-unload" || { echo "FAIL: initramfs"; exit 1; }
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # VH_DEVICE holds QEMU arguments as words
 vm_run "$work/initrd" "$work/log" --mem 1024 --smp 1 -- ${VH_DEVICE:-}
 grep -a "virtio_hint" "$work/log"
 vm_report "$work/log" load-unload
