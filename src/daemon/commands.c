@@ -273,7 +273,12 @@ static void set_policy(struct vhd_cmd_ctx *ctx, struct vhd_domain *d,
 			    "no config to change", NULL);
 		return;
 	}
-	/* Nothing is written unless QEMU can take it now too. */
+	/* Nothing is written unless libvirt and QEMU can take it now. */
+	if (!vhd_domain_virdom(d)) {
+		reply_error(ctx, "NotConnected", "vmhintd is not connected to "
+			    "libvirt (it is reconnecting)", "is libvirtd running?");
+		return;
+	}
 	if (live && !need_qmp(ctx, d))
 		return;
 	if (vhd_domain_write_policy(d, np, affect, err, sizeof(err))) {

@@ -33,6 +33,7 @@
 #define MAX_CLIENTS	64
 #define MAX_PENDING	32		/* a client's unanswered requests */
 #define MAX_OUT		(4u << 20)	/* replies a client leaves unread */
+#define DRAIN_MS	5000		/* a refused client's rest of input */
 
 struct client;
 
@@ -55,6 +56,8 @@ struct client {
 	struct slot *head, *tail;
 	unsigned int pending;
 	bool closing;			/* close once the output is out */
+	bool drain;			/* ...but read and drop input until EOF */
+	bool shut;			/* shutdown(SHUT_WR) done */
 	bool kill;			/* close now (from the timer) */
 };
 
@@ -182,6 +185,20 @@ static void client_update(struct client *c)
 {
 	int ev = 0;
 
+	if (c->closing && c->drain && !c->kill && !c->out_len && !c->head) {
+		/*
+		 * Closing a socket with unread input resets it, and the
+		 * client might lose the error line before reading it: end
+		 * our side, drop what it still sends, close on its EOF.
+		 */
+		if (!c->shut)
+			shutdown(c->fd, SHUT_WR);
+		if (!c->shut)
+			virEventUpdateTimeout(c->timer, DRAIN_MS);
+		c->shut = true;
+		virEventUpdateHandle(c->watch, VIR_EVENT_HANDLE_READABLE);
+		return;
+	}
 	if (c->kill || (c->closing && !c->out_len && !c->head)) {
 		c->kill = true;
 		virEventUpdateTimeout(c->timer, 0);
@@ -202,7 +219,8 @@ static void client_timer(int timer, void *opaque)
 	struct client *c = opaque;
 
 	if (!c->kill)
-		vhd_debug("control: client pid %d idle for 60 s", (int)c->pid);
+		vhd_debug("control: client pid %d %s", (int)c->pid, c->drain ?
+			  "refused, did not close" : "idle for 60 s");
 	client_close(c);
 }
 
@@ -269,6 +287,8 @@ static void client_lines(struct client *c)
 			slot_done(&sl->ctx, vhd_cmd_error_reply("", "BadRequest",
 				"request line longer than 4096 bytes", NULL));
 		c->closing = true;
+		c->drain = true;
+		c->in_len = 0;
 	}
 }
 
@@ -276,6 +296,13 @@ static void client_read(struct client *c)
 {
 	ssize_t n;
 
+	if (c->drain) {
+		n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			c->kill = true;
+		c->in_len = 0;
+		return;
+	}
 	if (c->in_len == sizeof(c->in))
 		return;		/* full of whole lines waiting for slots */
 	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len,
@@ -299,9 +326,9 @@ static void client_io(int watch, int fd, int events, void *opaque)
 
 	if (events & VIR_EVENT_HANDLE_WRITABLE && client_write(c))
 		c->kill = true;
-	if (!c->kill && (events & (VIR_EVENT_HANDLE_READABLE |
-				   VIR_EVENT_HANDLE_HANGUP |
-				   VIR_EVENT_HANDLE_ERROR)))
+	if (!c->kill && (!c->closing || c->drain) &&
+	    (events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP |
+		       VIR_EVENT_HANDLE_ERROR)))
 		client_read(c);
 	/* Whole lines held back by MAX_PENDING come in as slots free up. */
 	if (!c->kill && !c->closing && c->pending < MAX_PENDING &&

@@ -361,9 +361,10 @@ int main(int argc, char **argv)
 		vhd_err("cannot daemonize: %s", strerror(errno));
 		return 1;
 	}
-	/* Startup errors go to the terminal too, also with -d: the log
-	 * moves to its target once the daemon runs. */
-	vhd_log_open(false, o.verbose ? LOG_DEBUG : conf.log_level);
+	/* Startup errors go to the terminal, also with -d (only warnings
+	 * and errors then): the log moves to its target once it runs. */
+	vhd_log_open(false, o.daemon ? LOG_WARNING :
+		     o.verbose ? LOG_DEBUG : conf.log_level);
 	if (pidfile_take(conf.pidfile))
 		return 1;
 	if (virEventRegisterDefaultImpl() < 0 || signals_init(&rc)) {

@@ -465,12 +465,14 @@ static void qmp_io(int watch, int fd, int events, void *opaque)
 	struct vhd_qmp *q = opaque;
 
 	q->busy++;
-	if (events & VIR_EVENT_HANDLE_WRITABLE)
-		qmp_write(q);
-	if (q->state != Q_CLOSED && !q->dead &&
-	    (events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP |
-		       VIR_EVENT_HANDLE_ERROR)))
+	/* Reading first: a hang-up is reported as one, not as a failed
+	 * write of what was still queued. */
+	if (events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP |
+		      VIR_EVENT_HANDLE_ERROR))
 		qmp_read(q);
+	if (q->state != Q_CLOSED && !q->dead &&
+	    (events & VIR_EVENT_HANDLE_WRITABLE))
+		qmp_write(q);
 	qmp_leave(q);
 }
 
