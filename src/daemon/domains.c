@@ -73,7 +73,6 @@ struct vhd_domain {
 	struct vhd_obj objs[MAX_OBJS];
 	unsigned int nr_objs;
 	bool objs_known;
-	json_object *last_query;	/* query-vmhint's last return */
 
 	/* The target of an automatic apply that QEMU refused: not tried
 	 * again on every poll, only when the policy changes. */
@@ -167,7 +166,6 @@ static void dom_forget(struct vhd_domain *d)
 	virEventRemoveTimeout(d->retry_timer);
 	if (d->dom)
 		virDomainFree(d->dom);
-	json_object_put(d->last_query);
 	free(d);
 }
 
@@ -621,8 +619,8 @@ static void query_reply(struct vhd_qmp *q, json_object *ret,
 		edesc = "query-vmhint returned an unexpected reply";
 	}
 	if (ret) {
-		json_object_put(d->last_query);
-		d->last_query = json_object_get(ret);
+		/* Only what the poll needs is kept (objs): stats and
+		 * numa-status ask QEMU afresh. */
 		if (b)
 			json_object_array_put_idx(b->results, 0,
 						  json_object_get(ret));

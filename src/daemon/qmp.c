@@ -427,8 +427,14 @@ static void qmp_lines(struct vhd_qmp *q)
 		return;
 	memmove(q->in, q->in + off, q->in_len - off);
 	q->in_len -= off;
-	if (q->in_len >= QMP_MAX_LINE)
+	if (q->in_len >= QMP_MAX_LINE) {
 		qmp_fault(q, "QEMU sent a line longer than 1 MiB");
+	} else if (!q->in_len) {
+		/* Idle connections hold no buffer (a domain's share of RSS). */
+		free(q->in);
+		q->in = NULL;
+		q->in_cap = 0;
+	}
 }
 
 static void qmp_read(struct vhd_qmp *q)
