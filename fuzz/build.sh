@@ -28,7 +28,7 @@ echo "fuzz/build.sh: $out/fuzz_wire, seeds in $out/seeds"
 # The policy metadata, vmhintd.conf and control request parsers.
 if dlibs=$(pkg-config --libs libxml-2.0 json-c 2>/dev/null); then
 	dflags=$(pkg-config --cflags libxml-2.0 json-c)
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # pkg-config prints several flags: split them
 	"$cc" "${flags[@]}" $dflags -I"$out" -I"$top/src" \
 		"$top/src/policy/policy.c" "$top/src/daemon/conf.c" \
 		"$top/src/daemon/request.c" "$top/src/daemon/log.c" \
