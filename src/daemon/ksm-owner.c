@@ -941,6 +941,19 @@ json_object *vhd_ksm_status(struct vhd_ksm *k)
 
 	if (!o)
 		return NULL;
+	if (!k) {
+		/* vhd_ksm_new() failed: KSM is left as it is; say so. */
+		err |= add(o, "owner", json_object_new_string("off"));
+		err |= add(o, "error", json_object_new_string("the KSM owner did not start "
+							      "(see the log)"));
+		err |= add(o, "knobs", status_knobs());
+		err |= add(o, "global", status_global());
+		if (err) {
+			json_object_put(o);
+			return NULL;
+		}
+		return o;
+	}
 	owner = k->mode == VHD_KSM_OFF ? "off" : k->ksmtuned ? "ksmtuned" : "vmhintd";
 	err |= add(o, "owner", json_object_new_string(owner));
 	if (k->ksmtuned)

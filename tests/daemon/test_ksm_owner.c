@@ -742,6 +742,43 @@ START_TEST(good_state_file_applied)
 }
 END_TEST
 
+/* A directory where the state file goes is no state file: set aside,
+ * nothing applied. And with no owner at all (vhd_ksm_new() failed),
+ * ksm-status still answers, poll and free do nothing. */
+START_TEST(directory_state_file_and_no_owner)
+{
+	struct vmhint_ksm_knobs before, after;
+	struct vhd_conf conf;
+	struct vhd_ksm *k;
+	struct stat sb;
+	json_object *s;
+
+	if (!need_ksm_root("directory_state_file_and_no_owner"))
+		return;
+	dir_setup();
+	before = knobs_now();
+	ck_assert_int_eq(mkdir(state_path, 0700), 0);
+	conf = conf_make(4096, 10);
+	ck_assert_int_eq(vhd_ksm_new(&conf, &k), 0);
+	after = knobs_now();
+	ASSERT_KNOBS_EQ(before, after);
+	ck_assert(!exists(state_path));
+	ck_assert(stat(bad_path, &sb) == 0 && S_ISDIR(sb.st_mode));
+	vhd_ksm_free(k);
+
+	s = status(NULL);
+	ck_assert_str_eq(get_str(s, "owner"), "off");
+	ck_assert_ptr_nonnull(get(s, "error"));
+	ck_assert_ptr_nonnull(get(s, "knobs"));
+	json_object_put(s);
+	vhd_ksm_poll(NULL, NULL, 0);
+	vhd_ksm_free(NULL);
+	after = knobs_now();
+	ASSERT_KNOBS_EQ(before, after);
+	dir_cleanup();
+}
+END_TEST
+
 /* ---- ksm = off: hands off, whatever the gain ---- */
 
 START_TEST(ksm_off_touches_nothing)
@@ -1023,6 +1060,7 @@ static Suite *ksm_owner_suite(void)
 	tcase_add_loop_test(tc, hostile_state_file_not_applied, 0,
 			    (int)(sizeof(hostile) / sizeof(hostile[0])));
 	tcase_add_test(tc, good_state_file_applied);
+	tcase_add_test(tc, directory_state_file_and_no_owner);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("burst");
