@@ -325,7 +325,7 @@ static void cmd_dedupe(struct vhd_cmd_ctx *ctx, const struct vhd_request *r)
 		snprintf(desc, sizeof(desc), "domain %s has no dedupe table",
 			 vhd_domain_name(d));
 		reply_error(ctx, "Refused", desc,
-			    "vmhintctl attach DOMAIN --dedupe-table NAME");
+			    "vmhintctl attach DOMAIN --dedupe TABLE");
 		return;
 	}
 	np = *p;

@@ -27,6 +27,7 @@
 #include "commands.h"
 #include "control.h"
 #include "log.h"
+#include "util.h"
 #include "request.h"
 
 #define IDLE_MS		60000
@@ -426,26 +427,6 @@ static void control_accept(int watch, int lfd, int events, void *opaque)
 
 /* --- the socket --------------------------------------------------------- */
 
-/* mkdir -p of the socket's directory, 0755 for what it creates. */
-static int mkdir_parents(const char *path)
-{
-	char dir[108], *p;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	p = strrchr(dir, '/');
-	if (!p || p == dir)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(dir, 0755) && errno != EEXIST ? -1 : 0;
-}
 
 static int control_group(const struct vhd_conf *conf, char *err, size_t errsz)
 {
@@ -454,7 +435,10 @@ static int control_group(const struct vhd_conf *conf, char *err, size_t errsz)
 	s.has_group = conf->socket_group[0] != '\0';
 	if (!s.has_group)
 		return 0;
+	/* A name, or a GID as vmhintd.conf(5) allows. */
 	gr = getgrnam(conf->socket_group);
+	if (!gr && strspn(conf->socket_group, "0123456789") == strlen(conf->socket_group))
+		gr = getgrgid((gid_t)strtoul(conf->socket_group, NULL, 10));
 	if (!gr) {
 		snprintf(err, errsz, "socket_group %s: no such group",
 			 conf->socket_group);
@@ -473,7 +457,7 @@ int vhd_control_start(const struct vhd_conf *conf, char *err, size_t errsz)
 	if (control_group(conf, err, errsz))
 		return -1;
 	snprintf(s.path, sizeof(s.path), "%s", conf->socket_path);
-	if (mkdir_parents(s.path)) {
+	if (vhd_mkdir_parents(s.path)) {
 		snprintf(err, errsz, "cannot create the directory of %s: %s",
 			 s.path, strerror(errno));
 		return -1;

@@ -1238,41 +1238,6 @@ bool vhd_domain_qmp_ready(const struct vhd_domain *d)
 	return vhd_qmp_is_ready(d->qmp) && d->objs_known;
 }
 
-/*
- * virDomainSetMetadata() wants the element without a namespace of its own
- * (libvirt 9.0 fails "failed to create a new XML namespace" when it
- * declares xmlns:vmhint) and puts every element into VHP_NS_URI itself.
- * So the formatted element loses its declaration and its prefixes: "<"
- * never occurs inside an attribute value (it is escaped there), so every
- * "<vmhint:" and "</vmhint:" is a tag.
- */
-static char *metadata_text(const struct vhp_policy *p)
-{
-	static const char decl[] = " xmlns:" VHP_NS_PREFIX "=\"" VHP_NS_URI "\"";
-	static const char pfx[] = VHP_NS_PREFIX ":";
-	char *xml = vhp_policy_format(p), *r, *w;
-
-	if (!xml)
-		return NULL;
-	for (r = w = xml; *r;) {
-		if (!strncmp(r, decl, sizeof(decl) - 1)) {
-			r += sizeof(decl) - 1;
-			continue;
-		}
-		if (*r != '<') {
-			*w++ = *r++;
-			continue;
-		}
-		*w++ = *r++;
-		if (*r == '/')
-			*w++ = *r++;
-		if (!strncmp(r, pfx, sizeof(pfx) - 1))
-			r += sizeof(pfx) - 1;
-	}
-	*w = '\0';
-	return xml;
-}
-
 int vhd_domain_write_policy(struct vhd_domain *d, const struct vhp_policy *p,
 			    unsigned int affect, char *err, size_t errsz)
 {
@@ -1291,7 +1256,7 @@ int vhd_domain_write_policy(struct vhd_domain *d, const struct vhp_policy *p,
 		flags |= VIR_DOMAIN_AFFECT_LIVE;
 	if (affect & VHD_AFFECT_CONFIG)
 		flags |= VIR_DOMAIN_AFFECT_CONFIG;
-	xml = metadata_text(p);
+	xml = vhp_policy_format_metadata(p);
 	if (!xml) {
 		snprintf(err, errsz, "out of memory");
 		return -1;

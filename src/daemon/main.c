@@ -28,6 +28,7 @@
 #include "domains.h"
 #include "ksm-owner.h"
 #include "log.h"
+#include "util.h"
 
 struct opts {
 	const char *config;
@@ -149,24 +150,6 @@ static void open_log(const struct opts *o, const struct vhd_conf *c)
 
 /* --- pidfile ------------------------------------------------------------- */
 
-static int mkdir_for(const char *path)
-{
-	char dir[256], *p;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	p = strrchr(dir, '/');
-	if (!p || p == dir)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(dir, 0755);
-		*p = '/';
-	}
-	return mkdir(dir, 0755) && errno != EEXIST ? -1 : 0;
-}
 
 /*
  * The pidfile, locked for the daemon's life: a second vmhintd (in the
@@ -177,7 +160,7 @@ static int pidfile_take(const char *path)
 	char buf[32];
 	ssize_t n;
 
-	mkdir_for(path);
+	vhd_mkdir_parents(path);
 	pid_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (pid_fd < 0) {
 		vhd_err("cannot open pidfile %s: %s", path, strerror(errno));

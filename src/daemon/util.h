@@ -5,8 +5,12 @@
 #ifndef VHD_UTIL_H
 #define VHD_UTIL_H
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* Monotonic milliseconds: timeouts and backoffs, never wall time. */
@@ -28,6 +32,30 @@ static inline json_object *vhd_json_get(json_object *o, const char *key,
 	    !json_object_is_type(v, type))
 		return NULL;
 	return v;
+}
+
+/*
+ * mkdir -p of the directory that holds @path (the socket, the pidfile),
+ * 0755 for what it creates: 0, or -1 with errno.
+ */
+static inline int vhd_mkdir_parents(const char *path)
+{
+	char dir[256], *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(dir, 0755) && errno != EEXIST ? -1 : 0;
 }
 
 #endif
