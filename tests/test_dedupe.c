@@ -34,22 +34,6 @@
 
 #include "testutil.h"
 
-static struct vmhint_ksm_knobs suite_knobs = { .size = sizeof(suite_knobs) };
-static bool suite_knobs_saved;
-static struct vmhint_ksm_knobs test_knobs = { .size = sizeof(test_knobs) };
-static bool test_knobs_saved;
-
-static void knobs_setup(void)
-{
-	test_knobs_saved = vmhint_ksm_knobs_get(&test_knobs) == 0;
-}
-
-static void knobs_teardown(void)
-{
-	if (test_knobs_saved)
-		vmhint_ksm_knobs_restore(&test_knobs);
-}
-
 static bool knobs_equal(const struct vmhint_ksm_knobs *a, const struct vmhint_ksm_knobs *b)
 {
 	int i;
@@ -1152,7 +1136,7 @@ static Suite *dedupe_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ksm");
-	tcase_add_checked_fixture(tc, knobs_setup, knobs_teardown);
+	tcase_add_checked_fixture(tc, ksm_test_setup, ksm_test_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, knobs_need_root);
 	tcase_add_test(tc, knobs_set_and_restore);
@@ -1173,28 +1157,12 @@ static Suite *dedupe_suite(void)
 	return s;
 }
 
-static void restore_suite_knobs(void)
-{
-	if (suite_knobs_saved)
-		vmhint_ksm_knobs_restore(&suite_knobs);
-}
-
-static void on_signal(int sig)
-{
-	restore_suite_knobs();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 int main(void)
 {
 	int ret;
 
-	suite_knobs_saved = vmhint_ksm_knobs_get(&suite_knobs) == 0;
-	atexit(restore_suite_knobs);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	ksm_suite_hold();
 	ret = run_suite(dedupe_suite());
-	restore_suite_knobs();
+	ksm_suite_release();
 	return ret;
 }

@@ -38,29 +38,6 @@
 #include "testutil.h"
 
 #define KSMTUNED_DEBS "/var/cache/vmhint/debs"
-/*
- * KSM knobs are host-wide: two test programs that save and restore them at
- * the same time restore each other's boosted values. Every KSM suite
- * should hold this lock while it runs.
- */
-#define KSM_TEST_LOCK "/tmp/vmhint-tests-ksm.lock"
-
-static struct vmhint_ksm_knobs suite_knobs = { .size = sizeof(suite_knobs) };
-static bool suite_knobs_saved;
-static struct vmhint_ksm_knobs test_knobs = { .size = sizeof(test_knobs) };
-static bool test_knobs_saved;
-
-static void knobs_setup(void)
-{
-	test_knobs_saved = vmhint_ksm_knobs_get(&test_knobs) == 0;
-}
-
-static void knobs_teardown(void)
-{
-	if (test_knobs_saved)
-		vmhint_ksm_knobs_restore(&test_knobs);
-}
-
 static struct vmhint_ksm_knobs knobs_now(void)
 {
 	struct vmhint_ksm_knobs k = { .size = sizeof(k) };
@@ -1055,7 +1032,7 @@ static Suite *ksm_owner_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("state");
-	tcase_add_checked_fixture(tc, knobs_setup, knobs_teardown);
+	tcase_add_checked_fixture(tc, ksm_test_setup, ksm_test_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, hostile_state_file_not_applied, 0,
 			    (int)(sizeof(hostile) / sizeof(hostile[0])));
@@ -1064,7 +1041,7 @@ static Suite *ksm_owner_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("burst");
-	tcase_add_checked_fixture(tc, knobs_setup, knobs_teardown);
+	tcase_add_checked_fixture(tc, ksm_test_setup, ksm_test_teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, burst_merges_and_restores);
 	tcase_add_test(tc, burst_backoff_when_nothing_merges);
@@ -1074,12 +1051,6 @@ static Suite *ksm_owner_suite(void)
 	tcase_add_test(tc, ksmtuned_stops_a_running_burst);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-static void restore_suite_knobs(void)
-{
-	if (suite_knobs_saved)
-		vmhint_ksm_knobs_restore(&suite_knobs);
 }
 
 /*
@@ -1107,29 +1078,14 @@ static void remove_leftovers(void)
 	}
 }
 
-static void on_signal(int sig)
-{
-	restore_suite_knobs();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 int main(void)
 {
-	int ret, lock;
+	int ret;
 
 	vhd_log_open(false, LOG_DEBUG);
-	lock = open(KSM_TEST_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX)) {
-		perror(KSM_TEST_LOCK);
-		return 99;
-	}
-	suite_knobs_saved = vmhint_ksm_knobs_get(&suite_knobs) == 0;
-	atexit(restore_suite_knobs);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	ksm_suite_hold();
 	ret = run_suite(ksm_owner_suite());
-	restore_suite_knobs();
+	ksm_suite_release();
 	remove_leftovers();
 	return ret;
 }

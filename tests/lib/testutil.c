@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <numaif.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@
 #include <unistd.h>
 
 #include "testutil.h"
+
+#ifndef TESTUTIL_STANDALONE
+#include <vmhint/ksm.h>
+#endif
 
 #define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
 #define FREE_HUGEPAGES "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
@@ -557,5 +562,51 @@ int run_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#define KSM_TEST_LOCK "/tmp/vmhint-tests-ksm.lock"
+
+static struct vmhint_ksm_knobs suite_knobs = { .size = sizeof(suite_knobs) };
+static bool suite_knobs_saved;
+static struct vmhint_ksm_knobs test_knobs = { .size = sizeof(test_knobs) };
+static bool test_knobs_saved;
+
+void ksm_suite_release(void)
+{
+	if (suite_knobs_saved)
+		vmhint_ksm_knobs_restore(&suite_knobs);
+}
+
+static void ksm_on_signal(int sig)
+{
+	ksm_suite_release();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void ksm_suite_hold(void)
+{
+	int lock = open(KSM_TEST_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	/* Held until exit: the fd is never closed. */
+	if (lock < 0 || flock(lock, LOCK_EX)) {
+		perror(KSM_TEST_LOCK);
+		exit(99);
+	}
+	suite_knobs_saved = vmhint_ksm_knobs_get(&suite_knobs) == 0;
+	atexit(ksm_suite_release);
+	signal(SIGINT, ksm_on_signal);
+	signal(SIGTERM, ksm_on_signal);
+}
+
+void ksm_test_setup(void)
+{
+	test_knobs_saved = vmhint_ksm_knobs_get(&test_knobs) == 0;
+}
+
+void ksm_test_teardown(void)
+{
+	if (test_knobs_saved)
+		vmhint_ksm_knobs_restore(&test_knobs);
 }
 #endif

@@ -130,6 +130,18 @@ int wire_send(struct vmhint_ctx *ctx, enum vmhint_op op, const struct vmhint_ran
 #ifndef TESTUTIL_STANDALONE
 /* Run @s and return main()'s exit status (0 all passed, 1 some failed). */
 int run_suite(Suite *s);
+
+/*
+ * KSM knobs are host-wide. ksm_suite_hold(): take the lock every KSM suite
+ * holds while it runs (two programs saving and restoring the knobs at once
+ * restore each other's boosted values), save the knobs, and put them back
+ * at exit or on SIGINT/SIGTERM; ksm_suite_release() puts them back now.
+ * ksm_test_setup/teardown: the same around one test (a checked fixture).
+ */
+void ksm_suite_hold(void);
+void ksm_suite_release(void);
+void ksm_test_setup(void);
+void ksm_test_teardown(void);
 #endif
 
 /* NUMA, as the kernel sees it (move_pages(2) asked page by page). */
