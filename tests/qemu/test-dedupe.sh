@@ -83,6 +83,16 @@ def fresh_passes(qt, what):
     return wait_for(qt, what + ': two more scan passes', lambda d: d['passes'] >= p0 + 2)
 
 
+def poll(cond, timeout):
+    """Whether cond() came true within timeout seconds."""
+    t0 = time.time()
+    while not cond():
+        if time.time() > t0 + timeout:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def mergeable_bytes(pid):
     """Bytes of the process's VMAs marked MADV_MERGEABLE."""
     total = size = 0
@@ -279,7 +289,8 @@ def test_cross():
                 check(d['published'] >= 1 and d['dup-pages'] >= PAGES_32M - 1,
                       'cross: fingerprints published, 8191 duplicates in the VM', d)
         for qt in vms:
-            check(mergeable_bytes(qt.proc.pid) >= 32 * M,
+            # Marking follows the pass that saw the content, so poll.
+            check(poll(lambda: mergeable_bytes(qt.proc.pid) >= 32 * M, 30),
                   'cross: at least the 32M marked mergeable', mergeable_bytes(qt.proc.pid))
         cross_ksm(a, b)
         cross_off_on(a, b)
