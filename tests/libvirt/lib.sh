@@ -35,6 +35,14 @@
 #                       ($lv_end)
 #   lv_qmp SOCKET CMD-JSON...   QMP on a unix socket: one reply line each
 #   lv_qmon NAME CMD-JSON [URI] virsh qemu-monitor-command's reply
+#   lv_vmhintd_start [CONF-LINE...]  vmhintd -f (after lv_need vmhintd) with
+#                       $work/vmhintd.conf: socket $vhd_sock, state_dir
+#                       $work/state, log to $work/vmhintd.log, the lines
+#                       given (e.g. "ksm = off"); VMHINTD_DOMAINS=$prefix-*
+#                       leaves other domains alone; $vhd_pid; stopped on
+#                       exit; fails unless the socket answers in 10 s
+#   lv_vmhintd_stop [SIGNAL]    stops it (TERM) and waits for it to exit
+#   lv_ctl ARGS...      $vmhintctl -s $vhd_sock ARGS...
 #
 # Domains are named $prefix-* (default vmhint-test-PID) and destroyed and
 # undefined on exit. Never a libvirtd this run did not start is stopped.
@@ -316,3 +324,40 @@ PY
 }
 
 lv_qmon() { virsh -q -c "${3:-$uri}" qemu-monitor-command "$1" "$2"; }
+
+# --- vmhintd ----------------------------------------------------------------
+
+lv_vmhintd_start() {
+	local l
+	vhd_sock=$work/vmhintd.sock
+	mkdir -p "$work/state"
+	{
+		echo "uri = $uri"
+		echo "socket = $vhd_sock"
+		echo "pidfile = $work/vmhintd.pid"
+		echo "state_dir = $work/state"
+		echo "log = stderr"
+		for l in "$@"; do echo "$l"; done
+	} >"$work/vmhintd.conf"
+	VMHINTD_DOMAINS="$prefix-*" "$vmhintd" -f -v -c "$work/vmhintd.conf" \
+		>>"$work/vmhintd.log" 2>&1 &
+	vhd_pid=$!
+	lv_on_exit "lv_vmhintd_stop"
+	for _ in $(seq 100); do
+		lv_ctl list >/dev/null 2>&1 && return 0
+		kill -0 "$vhd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "vmhintd did not answer on $vhd_sock:"
+	tail -n 20 "$work/vmhintd.log"
+	return 1
+}
+
+lv_vmhintd_stop() {
+	[ -n "${vhd_pid:-}" ] || return 0
+	kill "-${1:-TERM}" "$vhd_pid" 2>/dev/null
+	wait "$vhd_pid" 2>/dev/null
+	vhd_pid=''
+}
+
+lv_ctl() { "$vmhintctl" -s "$vhd_sock" "$@"; }
