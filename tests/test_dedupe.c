@@ -292,6 +292,72 @@ START_TEST(table_mode_and_hostile_slots)
 }
 END_TEST
 
+/*
+ * Two VMs of the same content in one table; before them, a previous owner
+ * left slot 0's sequence odd (killed mid-write), and slot 2 holds what no
+ * honest writer leaves. VM A takes slot 0 and must still be seen by B;
+ * slot 2 must be left out of the estimate and of B's candidates.
+ */
+START_TEST(table_odd_sequence_and_bad_slot)
+{
+	struct vmhint_dedupe_table_opts to = { .size = sizeof(to), .nr_slots = 3,
+					       .slot_capacity = 1024,
+					       .flags = VMHINT_DEDUPE_TABLE_CREATE };
+	struct vmhint_ctx *ctx = ctx_make(VMHINT_MODE_SYNC, 0, 0);
+	struct tmem ma = tmem_map(TMEM_ANON, 2 * MiB), mb = tmem_map(TMEM_ANON, 2 * MiB);
+	struct vmhint_dedupe_estimate *e;
+	struct vmhint_dedupe_table *t;
+	struct vmhint_region *ra, *rb;
+	struct vmhint_dedupe *a, *b;
+	char name[64], path[128];
+	uint64_t *raw, *bad;
+	struct stat st;
+	size_t i;
+	int fd;
+
+	snprintf(name, sizeof(name), "/vmhint-test-odd-%d", getpid());
+	ck_assert_int_eq(vmhint_dedupe_table_open(name, &to, &t), 0);
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	raw = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(raw, MAP_FAILED);
+	raw[8 + 1] = 7;				/* slot 0: free, sequence odd */
+	raw[8 + 32] = (uint64_t)getpid();	/* slot 2: live owner, */
+	raw[8 + 32 + 2] = 3;			/* 3 entries, 4 pages, */
+	raw[8 + 32 + 3] = 4;
+	bad = raw + 8 + 3 * 16 + 2 * 1024 * 2;	/* out of order, count 0 */
+	bad[0] = 9, bad[1] = 1, bad[2] = 5, bad[3] = 1, bad[4] = 6, bad[5] = 0;
+	ck_assert_int_eq(tmem_register(ctx, &ma, 0, &ra), 0);
+	ck_assert_int_eq(tmem_register(ctx, &mb, 4 * MiB, &rb), 0);
+	for (i = 0; i < ma.len / PAGE; i++) {
+		fill_page(ma.hva + i * PAGE, 7, i);
+		fill_page(mb.hva + i * PAGE, 7, i);
+	}
+	a = dedupe_on(ctx, ra, VMHINT_DEDUPE_CROSS_VM);
+	b = dedupe_on(ctx, rb, VMHINT_DEDUPE_CROSS_VM);
+	ck_assert_int_eq(vmhint_dedupe_scan(a, 0), 512);
+	ck_assert_int_eq(vmhint_dedupe_scan(b, 0), 512);
+	ck_assert_int_eq(vmhint_dedupe_publish(a, t), 512);
+	ck_assert_int_eq(vmhint_dedupe_publish(b, t), 512);
+	ck_assert_msg(raw[8 + 1] % 2 == 0, "slot 0's sequence still odd: %llu",
+		      (unsigned long long)raw[8 + 1]);
+	ck_assert_uint_eq(dstats(b).candidate_pages, 512);
+	ck_assert_int_eq(vmhint_dedupe_estimate_new(t, NULL, &e), 2);
+	vmhint_dedupe_estimate_free(e);
+	munmap(raw, (size_t)st.st_size);
+	close(fd);
+	vmhint_dedupe_disable(a);
+	vmhint_dedupe_disable(b);
+	vmhint_dedupe_table_close(t);
+	ck_assert_int_eq(vmhint_dedupe_table_unlink(name), 0);
+	vmhint_ctx_free(ctx);
+	tmem_unmap(&ma);
+	tmem_unmap(&mb);
+}
+END_TEST
+
 /* ---- KSM: estimate vs what KSM merges, in several processes ---- */
 
 #define NR_VMS 4
@@ -1133,6 +1199,7 @@ static Suite *dedupe_suite(void)
 	tcase_add_test(tc, scan_rate_limit);
 	tcase_add_test(tc, cross_vm_needs_opt_in);
 	tcase_add_test(tc, table_mode_and_hostile_slots);
+	tcase_add_test(tc, table_odd_sequence_and_bad_slot);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ksm");

@@ -69,7 +69,8 @@ static void est_walk(struct vmhint_dedupe_estimate *e, struct est_item *v, uint6
 {
 	uint64_t i = 0, j;
 
-	qsort(v, n, sizeof(*v), cmp_item);
+	if (n)	/* qsort() of a NULL array is undefined, even of 0 items */
+		qsort(v, n, sizeof(*v), cmp_item);
 	while (i < n) {
 		uint64_t total = v[i].count;
 

@@ -275,6 +275,13 @@ static void slot_write(struct vmhint_dedupe *d, struct vmhint_dedupe_table *t,
 {
 	struct tbl_slot *s = tbl_slot(t, d->slot);
 
+	/*
+	 * An odd count left by a previous owner (killed mid-write, or
+	 * hostile) would make every write of ours look torn to readers:
+	 * we are the only writer, so even it out first.
+	 */
+	if (atomic_load(&s->seq) & 1)
+		atomic_fetch_add(&s->seq, 1);
 	atomic_fetch_add(&s->seq, 1);
 	s->nr_entries = slot_fill(tbl_entries(t, d->slot), fp, n);
 	s->pages = n + d->zero_pages;
@@ -307,9 +314,33 @@ void table_withdraw_locked(struct vmhint_dedupe *d)
 }
 
 /*
+ * What an honest writer leaves (slot_write): strictly increasing
+ * fingerprints, each held by 1 to @pages pages, and no more pages than a
+ * guest of 4 PiB has. Anything else was written by somebody else: the
+ * estimate's sums and mark_cross()'s binary search rely on this.
+ */
+#define SLOT_MAX_PAGES (1ULL << 40)
+
+static bool slot_copy_valid(const struct slot_copy *c)
+{
+	uint64_t k;
+
+	if (c->pages > SLOT_MAX_PAGES)
+		return false;
+	for (k = 0; k < c->nr; k++) {
+		if (!c->e[k].count || c->e[k].count > c->pages)
+			return false;
+		if (k && c->e[k - 1].fp >= c->e[k].fp)
+			return false;
+	}
+	return true;
+}
+
+/*
  * A consistent private copy of slot @i: NULL entries and 0 count for a free
- * slot or one that stayed torn for READ_RETRIES tries (a stuck or hostile
- * writer must not stall the reader).
+ * slot, one that stayed torn for READ_RETRIES tries (a stuck or hostile
+ * writer must not stall the reader) or one no honest writer could have
+ * left (slot_copy_valid()).
  */
 int table_slot_read(struct vmhint_dedupe_table *t, int i, struct slot_copy *c)
 {
@@ -341,7 +372,7 @@ int table_slot_read(struct vmhint_dedupe_table *t, int i, struct slot_copy *c)
 		ok = atomic_load(&s->seq) == seq0;
 	}
 	c->name[sizeof(c->name) - 1] = '\0';
-	if (!ok)
+	if (!ok || !slot_copy_valid(c))
 		c->nr = c->pages = c->zero = 0;
 	return 0;
 }
