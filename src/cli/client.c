@@ -60,15 +60,20 @@ const char *vhc_socket_path(const char *opt)
 	return env && *env ? env : VHC_SOCKET_DEFAULT;
 }
 
+void vhc_attach(struct vhc_client *c, int fd, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->path = path;
+	c->next_id = 1;
+}
+
 int vhc_connect(struct vhc_client *c, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int e;
 
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	c->path = path;
-	c->next_id = 1;
+	vhc_attach(c, -1, path);
 	if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
 		vhc_err("invalid socket path '%s' (%zu bytes at most)", path,
 			sizeof(sa.sun_path) - 1);
@@ -263,8 +268,11 @@ static struct json_object *parse_reply(struct vhc_client *c, const char *line,
 	}
 	if (json_object_object_get_ex(o, "id", &m) &&
 	    (!json_object_is_type(m, json_type_int) || json_object_get_int64(m) != id)) {
+		char shown[64];
+
+		/* json-c leaves DEL and raw bytes of the reply unescaped. */
 		vhc_err("vmhintd at %s replied to another request (id %s, not %lld)",
-			c->path, json_object_to_json_string(m), id);
+			c->path, clean(json_object_to_json_string(m), shown, sizeof(shown)), id);
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "error", &m)) {

@@ -39,6 +39,8 @@ const char *vhc_socket_path(const char *opt);
 
 /* Connect to @path. Return: 0, or -1 with the error printed. */
 int vhc_connect(struct vhc_client *c, const char *path);
+/* Use @fd, a connected socket (the client owns it), named @path in errors. */
+void vhc_attach(struct vhc_client *c, int fd, const char *path);
 void vhc_close(struct vhc_client *c);
 
 /*

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
@@ -358,10 +359,24 @@ void vhc_print_object(struct json_object *o)
 	print_lines(&l);
 }
 
+/*
+ * json-c escapes the control characters below 0x20 but not DEL: escape it
+ * too, so no reply drives the terminal. DEL can only be inside a string,
+ * where \u007f is the same JSON.
+ */
 void vhc_print_json(struct json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_SPACED |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	for (; *s; s++) {
+		if (*s == 0x7f)
+			fputs("\\u007f", stdout);
+		else
+			putchar(*s);
+	}
+	putchar('\n');
 }
 
 /* ---- arguments ---- */
@@ -733,6 +748,11 @@ static int parse_args(const struct cmd *cmd, int argc, char **argv, struct cmdar
 
 int vhc_daemon_cmd(const char *socket, int argc, char **argv)
 {
+	return vhc_daemon_cmd_fd(socket, -1, argc, argv);
+}
+
+int vhc_daemon_cmd_fd(const char *socket, int fd, int argc, char **argv)
+{
 	const struct cmd *cmd = NULL;
 	struct cmdargs a = { .npos = 0 };
 	struct json_object *req, *ret;
@@ -743,16 +763,17 @@ int vhc_daemon_cmd(const char *socket, int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[0], cmds[i].name))
 			cmd = &cmds[i];
-	if (!cmd) {
+	if (!cmd)
 		vhc_err("unknown command: '%s'", argv[0]);
+	req = cmd && !parse_args(cmd, argc, argv, &a) ? cmd->req(&a) : NULL;
+	if (!req) {
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
-	if (parse_args(cmd, argc, argv, &a))
-		return 1;
-	req = cmd->req(&a);
-	if (!req)
-		return 1;
-	if (vhc_connect(&c, vhc_socket_path(socket))) {
+	if (fd >= 0) {
+		vhc_attach(&c, fd, socket);
+	} else if (vhc_connect(&c, vhc_socket_path(socket))) {
 		json_object_put(req);
 		return 1;
 	}

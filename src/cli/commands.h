@@ -22,6 +22,9 @@ int vhc_is_daemon_cmd(const char *name);
  * Return: the exit status (0, or 1 with the error printed).
  */
 int vhc_daemon_cmd(const char *socket, int argc, char **argv);
+/* The same over @fd, a connected socket (closed when done; @socket names
+ * it in errors); -1: connect to @socket. */
+int vhc_daemon_cmd_fd(const char *socket, int fd, int argc, char **argv);
 
 /* The usage lines of the daemon's commands, for vmhintctl --help. */
 void vhc_daemon_usage(FILE *f);

@@ -17,7 +17,9 @@
 
 #include "commands.h"
 
-#define POLL_MS		200
+#ifndef POLL_MS
+#define POLL_MS		200	/* the fuzzer builds with 0 */
+#endif
 #define LINE_MS		1000	/* between lines when not on a terminal */
 #define BAR_WIDTH	30
 #define PAGE_BYTES	4096ull	/* QEMU counts the move in 4 KiB pages */

@@ -178,6 +178,10 @@ def reply(mode, req):
         return json.dumps({"id": rid, "result": {}})
     if mode == "wrongid":
         return json.dumps({"return": {}, "id": 999})
+    if mode == "wrongid-del":  # json.dumps leaves DEL raw, as json-c does
+        return json.dumps({"return": {}, "id": "9\x7f9"})
+    if mode == "del":
+        return json.dumps({"return": {"name": "web\x7f1"}, "id": rid})
     if mode == "toolong":
         return json.dumps({"return": {"x": "y" * (5 << 20)}, "id": rid})
     ret = {}
@@ -343,6 +347,13 @@ mode noreturn
 expect_err 1 "sent a reply with neither a \"return\" object nor an \"error\"" set-mode a sync
 mode wrongid
 expect_err 1 "replied to another request (id 999, not 1)" flush a
+mode wrongid-del
+expect_err 1 'replied to another request (id "9?9", not 1)' flush a
+mode del
+run stats web1 --json
+del=$(printf '\177')
+LC_ALL=C grep -q "$del" "$tmp/out" && bad "stats --json printed a raw DEL" || ok
+jq -e '.name == "web\u007f1"' "$tmp/out" >/dev/null && ok || bad "stats --json with DEL: $out"
 mode toolong
 expect_err 1 "error: vmhintd at $sock sent a reply longer than 4194304 bytes" stats web1
 mode close
