@@ -1,7 +1,9 @@
 #!/bin/bash
 # Build the libFuzzer targets with clang, compiling the sources directly (no
-# libtool): fuzz_wire (the wire parser of libvmhint) and, when libxml2 and
-# json-c are there, fuzz_daemon (vmhintd's and vmhintctl's parsers).
+# libtool): fuzz_wire (the wire parser of libvmhint), fuzz_table (the
+# cross-VM dedupe table), fuzz_ksm_state (vmhintd's KSM state file) and,
+# when libxml2 and json-c are there, fuzz_daemon (vmhintd's and
+# vmhintctl's parsers) and fuzz_ctl (vmhintctl's side of the socket).
 # fuzz/build.sh [output-dir]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,8 +26,20 @@ libs=$(pkg-config --libs numa libxxhash 2>/dev/null || echo "-lnuma -lxxhash")
 	"$top"/src/lib/*/*.c "$top/fuzz/fuzz_wire.c" -o "$out/fuzz_wire" $libs -lpthread
 "$top/fuzz/gen-seeds.sh" "$out/seeds"
 echo "fuzz/build.sh: $out/fuzz_wire, seeds in $out/seeds"
+# The cross-VM dedupe table as another process may have written it.
+# shellcheck disable=SC2086
+"$cc" "${flags[@]}" -DVMHINT_BUILDING_LIB -I"$out" -I"$top/include" -iquote "$top/src/lib" \
+	"$top"/src/lib/*/*.c "$top/fuzz/fuzz_table.c" -o "$out/fuzz_table" $libs -lpthread
+echo "fuzz/build.sh: $out/fuzz_table"
 
-# The policy metadata, vmhintd.conf and control request parsers.
+# vmhintd's KSM state file.
+"$cc" "${flags[@]}" -I"$out" -I"$top/src" "$top/src/daemon/ksm-state.c" \
+	"$top/fuzz/fuzz_ksm_state.c" -o "$out/fuzz_ksm_state"
+echo "fuzz/build.sh: $out/fuzz_ksm_state"
+
+# The policy metadata, vmhintd.conf and control request parsers; and
+# vmhintctl's side of the control socket (POLL_MS 0: numa-move's
+# progress loop does not sleep between the replies).
 if dlibs=$(pkg-config --libs libxml-2.0 json-c 2>/dev/null); then
 	dflags=$(pkg-config --cflags libxml-2.0 json-c)
 	# shellcheck disable=SC2086 # pkg-config prints several flags: split them
@@ -36,7 +50,12 @@ if dlibs=$(pkg-config --libs libxml-2.0 json-c 2>/dev/null); then
 	rm -rf "$out/seeds-daemon"
 	cp -r "$top/fuzz/seeds-daemon" "$out/seeds-daemon"
 	echo "fuzz/build.sh: $out/fuzz_daemon, seeds in $out/seeds-daemon"
+	# shellcheck disable=SC2086
+	"$cc" "${flags[@]}" -DPOLL_MS=0 $dflags -I"$out" -I"$top/src" -I"$top/src/cli" \
+		"$top/src/cli/client.c" "$top/src/cli/commands.c" "$top/src/cli/progress.c" \
+		"$top/fuzz/fuzz_ctl.c" -o "$out/fuzz_ctl" $dlibs
+	echo "fuzz/build.sh: $out/fuzz_ctl"
 else
-	rm -f "$out/fuzz_daemon"
-	echo "fuzz/build.sh: no libxml2/json-c (scripts/install-deps libvirt): fuzz_daemon not built"
+	rm -f "$out/fuzz_daemon" "$out/fuzz_ctl"
+	echo "fuzz/build.sh: no libxml2/json-c (scripts/install-deps libvirt): fuzz_daemon and fuzz_ctl not built"
 fi
