@@ -27,7 +27,7 @@ libs=$(pkg-config --libs numa libxxhash 2>/dev/null || echo "-lnuma -lxxhash")
 "$top/fuzz/gen-seeds.sh" "$out/seeds"
 echo "fuzz/build.sh: $out/fuzz_wire, seeds in $out/seeds"
 # The cross-VM dedupe table as another process may have written it.
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # $libs is a list of linker flags
 "$cc" "${flags[@]}" -DVMHINT_BUILDING_LIB -I"$out" -I"$top/include" -iquote "$top/src/lib" \
 	"$top"/src/lib/*/*.c "$top/fuzz/fuzz_table.c" -o "$out/fuzz_table" $libs -lpthread
 echo "fuzz/build.sh: $out/fuzz_table"
@@ -50,7 +50,7 @@ if dlibs=$(pkg-config --libs libxml-2.0 json-c 2>/dev/null); then
 	rm -rf "$out/seeds-daemon"
 	cp -r "$top/fuzz/seeds-daemon" "$out/seeds-daemon"
 	echo "fuzz/build.sh: $out/fuzz_daemon, seeds in $out/seeds-daemon"
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # pkg-config prints several flags: split them
 	"$cc" "${flags[@]}" -DPOLL_MS=0 $dflags -I"$out" -I"$top/src" -I"$top/src/cli" \
 		"$top/src/cli/client.c" "$top/src/cli/commands.c" "$top/src/cli/progress.c" \
 		"$top/fuzz/fuzz_ctl.c" -o "$out/fuzz_ctl" $dlibs
