@@ -3,7 +3,8 @@
 # libtool): fuzz_wire (the wire parser of libvmhint), fuzz_table (the
 # cross-VM dedupe table), fuzz_ksm_state (vmhintd's KSM state file) and,
 # when libxml2 and json-c are there, fuzz_daemon (vmhintd's and
-# vmhintctl's parsers) and fuzz_ctl (vmhintctl's side of the socket).
+# vmhintctl's parsers), fuzz_ctl (vmhintctl's side of the socket) and,
+# with libvirt too, fuzz_qmp (vmhintd's QMP client).
 # fuzz/build.sh [output-dir]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,7 +56,16 @@ if dlibs=$(pkg-config --libs libxml-2.0 json-c 2>/dev/null); then
 		"$top/src/cli/client.c" "$top/src/cli/commands.c" "$top/src/cli/progress.c" \
 		"$top/fuzz/fuzz_ctl.c" -o "$out/fuzz_ctl" $dlibs
 	echo "fuzz/build.sh: $out/fuzz_ctl"
+	# vmhintd's QMP client on libvirt's event loop.
+	if vlibs=$(pkg-config --libs libvirt 2>/dev/null); then
+		vflags=$(pkg-config --cflags libvirt)
+		# shellcheck disable=SC2086 # pkg-config prints several flags: split them
+		"$cc" "${flags[@]}" $dflags $vflags -I"$out" -I"$top/src" \
+			"$top/src/daemon/qmp.c" "$top/src/daemon/log.c" "$top/fuzz/fuzz_qmp.c" \
+			-o "$out/fuzz_qmp" $dlibs $vlibs
+		echo "fuzz/build.sh: $out/fuzz_qmp"
+	fi
 else
-	rm -f "$out/fuzz_daemon" "$out/fuzz_ctl"
+	rm -f "$out/fuzz_daemon" "$out/fuzz_ctl" "$out/fuzz_qmp"
 	echo "fuzz/build.sh: no libxml2/json-c (scripts/install-deps libvirt): fuzz_daemon and fuzz_ctl not built"
 fi
