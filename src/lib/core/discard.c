@@ -223,7 +223,12 @@ int64_t discard_flush_region(struct vmhint_ctx *ctx, struct vmhint_region *r)
 			err = e;
 		if (!e)
 			dropped += n * VMHINT_PAGE_SIZE;
-		pagestate_clear_pending(&r->state, start, n);
+		/* Not dropped: STABLE again, so a later hint retries, rather
+		 * than UNUSED, which would take them for dropped for good. */
+		if (e)
+			pagestate_set_stable(&r->state, start, n, NULL);
+		else
+			pagestate_clear_pending(&r->state, start, n);
 		atomic_fetch_sub(&ctx->pending_bytes, n * VMHINT_PAGE_SIZE);
 		pos = start + n;
 	}

@@ -157,6 +157,17 @@ static int fresh_runs(struct vmhint_region *r, const struct discard_run *runs, s
 	return err;
 }
 
+/*
+ * Back to STABLE: pages whose drop failed (a later UNUSED hint tries
+ * again, instead of taking them for dropped), or whose state must not
+ * outlive the request.
+ */
+static void forget_runs(struct vmhint_region *r, const struct discard_run *runs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		pagestate_set_stable(&r->state, runs[i].first, runs[i].n, NULL);
+}
+
 /* Sticky state (the guest sends STABLE before reuse): mark, then drop or defer. */
 static int unused_small_sticky(struct vmhint_ctx *ctx, struct vmhint_region *r,
 			       const struct discard_run *runs, size_t nr, uint64_t *changed)
@@ -167,10 +178,13 @@ static int unused_small_sticky(struct vmhint_ctx *ctx, struct vmhint_region *r,
 
 	for (size_t i = 0; !err && i < fresh.n; i++)
 		*changed += pagestate_set_unused(&r->state, fresh.v[i].first, fresh.v[i].n, lazy);
-	if (!err && lazy)
+	if (!err && lazy) {
 		atomic_fetch_add(&ctx->pending_bytes, *changed * VMHINT_PAGE_SIZE);
-	else if (!err)
+	} else if (!err) {
 		err = discard_runs(ctx, r, fresh.v, fresh.n, DISCARD_NOW);
+		if (err)
+			forget_runs(r, fresh.v, fresh.n);
+	}
 	free(fresh.v);
 	return err;
 }
@@ -214,12 +228,6 @@ static int collect_completed(struct vmhint_region *r, const struct discard_run *
 	return err;
 }
 
-static void forget_runs(struct vmhint_region *r, const struct discard_run *runs, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		pagestate_set_stable(&r->state, runs[i].first, runs[i].n, NULL);
-}
-
 /*
  * Huge-page backings: mark the 4 KiB parts, then drop (or mark PENDING) the
  * huge pages this request completed.
@@ -256,8 +264,12 @@ static int unused_huge(struct vmhint_ctx *ctx, struct vmhint_region *r,
 		if (lazy)
 			count_inc(ctx, lazy_fallbacks);
 		err = discard_runs(ctx, r, done.v, done.n, DISCARD_NOW);
+		/* Not dropped: not complete either, so a later hint completes
+		 * and drops them again. */
+		if (err && sticky)
+			forget_runs(r, done.v, done.n);
 	}
-	for (size_t i = 0; i < done.n; i++) {
+	for (size_t i = 0; !err && i < done.n; i++) {
 		count_add(ctx, huge_pages_completed, done.v[i].n / pph);
 		if (sticky && lazy)
 			atomic_fetch_add(&ctx->pending_bytes, done.v[i].n * VMHINT_PAGE_SIZE);

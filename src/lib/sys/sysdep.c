@@ -12,6 +12,7 @@
 #include <linux/userfaultfd.h>
 #include <numaif.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,52 @@
 #define SYS_process_madvise 440
 #endif
 
+#ifdef VMHINT_FAULT_INJECTION
+/*
+ * Test builds only (tests/libvmhint-faults.la): make the next calls of a
+ * kind fail. The library itself is never built with this.
+ */
+static struct {
+	_Atomic int err;
+	_Atomic unsigned int skip, count;
+} faults[SYS_FAULT_NR];
+
+void sys_fault_inject(enum sys_fault f, int err, unsigned int skip, unsigned int count)
+{
+	atomic_store(&faults[f].err, err);
+	atomic_store(&faults[f].skip, skip);
+	atomic_store(&faults[f].count, count);
+}
+
+/* The injected error for this call of kind @f, or 0. */
+static int fault_hit(enum sys_fault f)
+{
+	unsigned int n = atomic_load(&faults[f].skip);
+
+	while (n && !atomic_compare_exchange_weak(&faults[f].skip, &n, n - 1))
+		;
+	if (n)
+		return 0;
+	n = atomic_load(&faults[f].count);
+	while (n && !atomic_compare_exchange_weak(&faults[f].count, &n, n - 1))
+		;
+	return n ? atomic_load(&faults[f].err) : 0;
+}
+#define FAULT(f) do { int fault_err_ = fault_hit(f); if (fault_err_) return fault_err_; } while (0)
+#else
+#define FAULT(f) do { } while (0)
+#endif
+
 int sys_madvise(void *addr, size_t len, int advice)
 {
+	if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE)
+		FAULT(SYS_FAULT_MADVISE_DROP);
 	return madvise(addr, len, advice) ? -errno : 0;
 }
 
 int sys_punch_hole(int fd, uint64_t offset, uint64_t len)
 {
+	FAULT(SYS_FAULT_PUNCH_HOLE);
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len))
 		return -errno;
 	return 0;
@@ -88,6 +128,7 @@ int64_t sys_process_madvise(const struct iovec *iov, size_t n, int advice)
 
 	if (!sys_process_madvise_probe())
 		return -ENOSYS;
+	FAULT(SYS_FAULT_PROCESS_MADVISE);
 	ret = syscall(SYS_process_madvise, self_pidfd, iov, n, advice, 0);
 	return ret < 0 ? -errno : ret;
 }

@@ -18,6 +18,21 @@
 int sys_madvise(void *addr, size_t len, int advice);
 int sys_punch_hole(int fd, uint64_t offset, uint64_t len);
 
+#ifdef VMHINT_FAULT_INJECTION
+/*
+ * Fault injection, in the test build of the library only: after @skip
+ * more calls of kind @f, the next @count ones fail with @err (-errno)
+ * without reaching the kernel.
+ */
+enum sys_fault {
+	SYS_FAULT_MADVISE_DROP,		/* sys_madvise() DONTNEED, FREE, REMOVE */
+	SYS_FAULT_PUNCH_HOLE,		/* sys_punch_hole() */
+	SYS_FAULT_PROCESS_MADVISE,	/* sys_process_madvise() */
+	SYS_FAULT_NR
+};
+void sys_fault_inject(enum sys_fault f, int err, unsigned int skip, unsigned int count);
+#endif
+
 /*
  * process_madvise(2) on our own process: one call, many ranges, one TLB
  * flush batch. Returns bytes advised or -errno. sys_process_madvise_probe()
