@@ -30,6 +30,16 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * The file vmhintd reads without -c: configure's sysconfdir, where make
+ * install puts it (data/Makemodule.am), passed by make as the autoconf
+ * manual suggests for installation directories.
+ */
+#ifndef VHD_SYSCONFDIR
+#error "VHD_SYSCONFDIR (configure's sysconfdir) must come from the Makefile"
+#endif
+#define VHD_CONF_PATH	VHD_SYSCONFDIR "/vmhint/vmhintd.conf"
+
 struct opts {
 	const char *config;
 	const char *pidfile;
