@@ -5,8 +5,9 @@
 # vmhintd: every file of data/ where it belongs with its mode, the unit and
 # the init script naming the installed vmhintd, the init script valid sh
 # (and shellcheck-clean when shellcheck is there), the operator's
-# vmhintd.conf kept by a second install, and the shipped vmhintd.conf
-# accepted by "vmhintd --check-config". Then the installed init script
+# vmhintd.conf kept by a second install, the installed vmhintd reading
+# that file by default, and the shipped vmhintd.conf accepted by
+# "vmhintd --check-config". Then the installed init script
 # starts, reports and stops the installed vmhintd (on libvirt's test:///
 # driver, every path in a temporary directory): the pidfile appears,
 # status says running, stop removes it.
@@ -178,6 +179,13 @@ if [ ! -x "$vmhintd_bin" ]; then
 	note "SKIP part: vmhintd is not installed yet: --check-config and start/stop not tried"
 	[ "$fail" = 0 ] && exit 0
 	exit 1
+fi
+# Without -c it reads the file make install put in place: configure's
+# sysconfdir, not a path of its own.
+if "$vmhintd_bin" --help 2>&1 | grep -qF "(default $conf)"; then
+	ok "vmhintd reads $conf by default (--help)"
+else
+	bad "vmhintd --help does not name $conf as the default: $("$vmhintd_bin" --help 2>&1 | grep -e '--config')"
 fi
 if out=$("$vmhintd_bin" --check-config -c "$src/data/vmhintd.conf" 2>&1); then
 	ok "vmhintd --check-config accepts data/vmhintd.conf"

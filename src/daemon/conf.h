@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * /etc/vmhint/vmhintd.conf, as vmhintd.conf(5) documents it: "key = value"
+ * vmhintd.conf, as vmhintd.conf(5) documents it: "key = value"
  * lines, '#' comments, blank lines. Values are checked; an unknown key or
  * a bad value is an error naming its line, so a typo never passes
  * silently. Times take ms or s ("500ms", "5s"; a bare number is seconds),
@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#define VHD_CONF_PATH	"/etc/vmhint/vmhintd.conf"
 
 enum vhd_ksm_mode {
 	VHD_KSM_AUTO = 0,	/* bursts when the estimate says they gain enough */

@@ -297,6 +297,21 @@ static int restore_leftover(struct vhd_ksm *k)
 	return 0;
 }
 
+/*
+ * The settings a burst is built from. A running burst copied what it
+ * needs into its own opts when it started (burst_start()), and its thread
+ * reads nothing of @k, so the main loop may change these at any time.
+ */
+static void settings_from_conf(struct vhd_ksm *k, const struct vhd_conf *conf)
+{
+	k->mode = conf->ksm;
+	k->min_gain = conf->ksm_burst_min_gain;
+	k->interval_ms = conf->ksm_burst_interval_ms;
+	k->timeout_ms = conf->ksm_burst_timeout_ms;
+	k->pages_to_scan = conf->ksm_burst_pages_to_scan;
+	k->sleep_ms = conf->ksm_burst_sleep_ms;
+}
+
 int vhd_ksm_new(const struct vhd_conf *conf, struct vhd_ksm **out)
 {
 	struct vhd_ksm *k;
@@ -307,12 +322,7 @@ int vhd_ksm_new(const struct vhd_conf *conf, struct vhd_ksm **out)
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	k->mode = conf->ksm;
-	k->min_gain = conf->ksm_burst_min_gain;
-	k->interval_ms = conf->ksm_burst_interval_ms;
-	k->timeout_ms = conf->ksm_burst_timeout_ms;
-	k->pages_to_scan = conf->ksm_burst_pages_to_scan;
-	k->sleep_ms = conf->ksm_burst_sleep_ms;
+	settings_from_conf(k, conf);
 	if (snprintf(k->state_path, sizeof(k->state_path), "%s/%s", conf->state_dir,
 		     VHD_KSM_STATE_NAME) >= (int)sizeof(k->state_path)) {
 		free(k);
@@ -809,6 +819,62 @@ void vhd_ksm_poll(struct vhd_ksm *k, const struct vhd_ksm_table_use *uses,
 	t = burst_pick(k);
 	if (t)
 		burst_start(k, t, &now);
+}
+
+/* What @conf changes of @k's settings, "ksm auto->off, ksm_burst_sleep
+ * 10ms->20ms", for the log; "" if nothing. */
+static void settings_diff(const struct vhd_ksm *k, const struct vhd_conf *c, char *buf,
+			  size_t size)
+{
+	static const char *const mode_name[] = { [VHD_KSM_AUTO] = "auto", [VHD_KSM_OFF] = "off" };
+	size_t off = 0;
+	int n;
+
+	buf[0] = '\0';
+#define SETTING_DIFF(cond, fmt, ...) do {						\
+		if ((cond) && off < size) {						\
+			n = snprintf(buf + off, size - off, "%s" fmt, off ? ", " : "",	\
+				     __VA_ARGS__);					\
+			off += n > 0 ? (size_t)n : 0;					\
+		}									\
+	} while (0)
+	SETTING_DIFF(k->mode != c->ksm, "ksm %s->%s", mode_name[k->mode], mode_name[c->ksm]);
+	SETTING_DIFF(k->min_gain != c->ksm_burst_min_gain, "ksm_burst_min_gain %" PRIu64 "->%"
+		     PRIu64, k->min_gain, c->ksm_burst_min_gain);
+	SETTING_DIFF(k->interval_ms != c->ksm_burst_interval_ms, "ksm_burst_interval %" PRIu32
+		     "ms->%" PRIu32 "ms", k->interval_ms, c->ksm_burst_interval_ms);
+	SETTING_DIFF(k->timeout_ms != c->ksm_burst_timeout_ms, "ksm_burst_timeout %" PRIu32
+		     "ms->%" PRIu32 "ms", k->timeout_ms, c->ksm_burst_timeout_ms);
+	SETTING_DIFF(k->pages_to_scan != c->ksm_burst_pages_to_scan, "ksm_burst_pages_to_scan %"
+		     PRIu32 "->%" PRIu32, k->pages_to_scan, c->ksm_burst_pages_to_scan);
+	SETTING_DIFF(k->sleep_ms != c->ksm_burst_sleep_ms, "ksm_burst_sleep %" PRIu32 "ms->%"
+		     PRIu32 "ms", k->sleep_ms, c->ksm_burst_sleep_ms);
+#undef SETTING_DIFF
+	if (off >= size && size > 4)
+		strcpy(buf + size - 4, "...");
+}
+
+void vhd_ksm_reconfigure(struct vhd_ksm *k, const struct vhd_conf *conf)
+{
+	char diff[512];
+
+	if (!k)
+		return;
+	settings_diff(k, conf, diff, sizeof(diff));
+	if (!diff[0])
+		return;
+	settings_from_conf(k, conf);
+	vhd_notice("KSM settings reloaded: %s", diff);
+	if (!k->burst || atomic_load(&k->burst->done))
+		return;
+	if (k->mode == VHD_KSM_OFF) {
+		if (!atomic_load(&k->burst->stop))
+			vhd_notice("stopping the KSM burst on %s: ksm = off", k->burst->table);
+		atomic_store(&k->burst->stop, true);
+	} else {
+		vhd_info("the running KSM burst on %s keeps the settings it started with; the "
+			 "next one takes the new ones", k->burst->table);
+	}
 }
 
 void vhd_ksm_free(struct vhd_ksm *k)

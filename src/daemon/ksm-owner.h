@@ -42,6 +42,17 @@ struct vhd_ksm_table_use {
  */
 int vhd_ksm_new(const struct vhd_conf *conf, struct vhd_ksm **out);
 
+/*
+ * vhd_ksm_reconfigure() - SIGHUP: take the ksm settings of @conf (ksm,
+ * ksm_burst_*). A running burst keeps the settings it started with (its
+ * knobs, target and timeout were fixed when it began); the next burst, and
+ * the choice of when to run it, follow the new ones. ksm = off stops a
+ * running burst as ksmtuned does (its knobs come back). state_dir
+ * is not taken: the state file of a running burst, and of the next start,
+ * stays where vmhintd started with it. NULL @k is fine.
+ */
+void vhd_ksm_reconfigure(struct vhd_ksm *k, const struct vhd_conf *conf);
+
 /* Stop a running burst (its knobs come back), join it, free. NULL is
  * fine. */
 void vhd_ksm_free(struct vhd_ksm *k);

@@ -30,6 +30,16 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * The file vmhintd reads without -c: configure's sysconfdir, where make
+ * install puts it (data/Makemodule.am), passed by make as the autoconf
+ * manual suggests for installation directories.
+ */
+#ifndef VHD_SYSCONFDIR
+#error "VHD_SYSCONFDIR (configure's sysconfdir) must come from the Makefile"
+#endif
+#define VHD_CONF_PATH	VHD_SYSCONFDIR "/vmhint/vmhintd.conf"
+
 struct opts {
 	const char *config;
 	const char *pidfile;
@@ -261,9 +271,10 @@ static void on_signal(int sig)
 struct reload_ctx {
 	const struct opts *o;
 	struct vhd_conf *conf;
+	struct vhd_ksm *ksm;
 };
 
-static void reload(const struct opts *o, struct vhd_conf *conf)
+static void reload(const struct opts *o, struct vhd_conf *conf, struct vhd_ksm *ksm)
 {
 	struct vhd_conf nc;
 
@@ -275,8 +286,16 @@ static void reload(const struct opts *o, struct vhd_conf *conf)
 	if (strcmp(nc.socket_path, conf->socket_path) ||
 	    strcmp(nc.socket_group, conf->socket_group))
 		vhd_warn("socket settings changed: they apply after a restart");
+	if (strcmp(nc.state_dir, conf->state_dir)) {
+		/* Where a burst saves the knobs must not move under it. */
+		vhd_warn("state_dir changed: it applies after a restart (the KSM state file "
+			 "stays in %s until then)", conf->state_dir);
+		snprintf(nc.state_dir, sizeof(nc.state_dir), "%s", conf->state_dir);
+	}
 	*conf = nc;
 	open_log(o, conf);
+	/* The KSM owner takes the new ksm settings; a running burst keeps its own. */
+	vhd_ksm_reconfigure(ksm, conf);
 	vhd_domains_reload(conf);
 }
 
@@ -287,7 +306,7 @@ static void signal_io(int watch, int fd, int events, void *opaque)
 
 	while (read(fd, &b, 1) == 1) {
 		if (b == SIGHUP) {
-			reload(rc->o, rc->conf);
+			reload(rc->o, rc->conf, rc->ksm);
 		} else {
 			vhd_notice("%s: stopping", strsignal(b));
 			quit = 1;
@@ -318,7 +337,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct vhd_conf conf;
-	struct reload_ctx rc = { &o, &conf };
+	struct reload_ctx rc = { &o, &conf, NULL };
 	struct vhd_ksm *ksm = NULL;
 	char err[512];
 	int ready_fd = -1, ret;
@@ -357,6 +376,7 @@ int main(int argc, char **argv)
 	ret = vhd_ksm_new(&conf, &ksm);
 	if (ret < 0)
 		vhd_warn("KSM: %s: KSM stays as it is", strerror(-ret));
+	rc.ksm = ksm;
 	vhd_commands_init(&conf, ksm);
 	if (vhd_control_start(&conf, err, sizeof(err))) {
 		vhd_err("%s", err);

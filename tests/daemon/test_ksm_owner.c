@@ -4,8 +4,10 @@
  * real KSM of this host: a burst merges real pages of a real dedupe table
  * and puts every knob back; a vmhintd killed with SIGKILL mid-burst leaves
  * the knobs boosted and the next start restores them from the state file;
- * a hostile state file changes nothing; ksm = off and a running ksmtuned
- * (the real Debian script) keep vmhintd's hands off the knobs.
+ * a hostile state file changes nothing; new ksm settings (SIGHUP) reach the
+ * next burst and never a running one, ksm = off stops one; ksm = off and a
+ * running ksmtuned (the real Debian script) keep vmhintd's hands off the
+ * knobs.
  *
  * Root only (KSM knobs), skipped otherwise. KSM knobs are host-wide: each
  * test runs in a forked child with a checked fixture that saves and
@@ -552,6 +554,150 @@ START_TEST(sigkill_mid_burst_restored_at_start)
 }
 END_TEST
 
+/* ---- SIGHUP: new ksm settings, never under a running burst ---- */
+
+#define RELOAD_PAGES_TO_SCAN 4321
+
+/* Poll until the burst in progress ended (bursts_of() reached @n). */
+static void wait_bursts(struct vhd_ksm *k, const struct vhd_ksm_table_use *u, int64_t n,
+			uint64_t max_ns, const char *what)
+{
+	uint64_t t0 = mono_ns();
+
+	while (bursts_of(k) < n) {
+		ck_assert_msg(mono_ns() - t0 < max_ns, "%s: burst still running", what);
+		vhd_ksm_poll(k, u, 1);
+		usleep(10000);
+	}
+}
+
+START_TEST(reload_applies_ksm_settings)
+{
+	struct vmhint_ksm_knobs before, cur;
+	struct vhd_conf conf;
+	struct vhd_ksm_table_use u;
+	struct vhd_ksm *k;
+	struct twin w;
+	json_object *s, *last;
+	bool seen_new = false;
+	pid_t self = getpid();
+	uint64_t t0;
+	int i;
+
+	if (!need_ksm_root("reload_applies_ksm_settings"))
+		return;
+	dir_setup();
+	twin_setup(&w, 64 * MiB, "reload");
+	use_of(&u, &w, &self);
+	/* A slow burst (about 5 s a full scan), so a reload lands in it. */
+	conf = conf_make(KILL_PAGES_TO_SCAN, KILL_SLEEP_MS);
+	conf.ksm_burst_interval_ms = 0;
+	before = knobs_now();
+	ck_assert_uint_ne(before.val[VMHINT_KSM_PAGES_TO_SCAN], RELOAD_PAGES_TO_SCAN);
+	ck_assert_uint_ne(before.val[VMHINT_KSM_PAGES_TO_SCAN], KILL_PAGES_TO_SCAN);
+	ck_assert_int_eq(vhd_ksm_new(&conf, &k), 0);
+	vhd_ksm_poll(k, &u, 1);
+	ck_assert(exists(state_path));
+	/* The burst's thread boosts the knobs a moment later. */
+	t0 = mono_ns();
+	do {
+		ck_assert_msg(mono_ns() - t0 < 5000000000ULL, "knobs not boosted within 5 s");
+		usleep(2000);
+		cur = knobs_now();
+	} while (cur.val[VMHINT_KSM_PAGES_TO_SCAN] != KILL_PAGES_TO_SCAN);
+
+	/* 1. New burst settings mid-burst: the running burst keeps its own. */
+	conf.ksm_burst_pages_to_scan = RELOAD_PAGES_TO_SCAN;
+	conf.ksm_burst_sleep_ms = 10;
+	vhd_ksm_reconfigure(k, &conf);
+	for (i = 0; i < 50; i++) {
+		vhd_ksm_poll(k, &u, 1);
+		cur = knobs_now();
+		ck_assert_msg(bursts_of(k) == 0, "the burst ended within %d ms", i * 10);
+		ck_assert_uint_eq(cur.val[VMHINT_KSM_PAGES_TO_SCAN], KILL_PAGES_TO_SCAN);
+		ck_assert_uint_eq(cur.val[VMHINT_KSM_SLEEP_MILLISECS], KILL_SLEEP_MS);
+		usleep(10000);
+	}
+
+	/* 2. ksm = off: the running burst stops, its knobs come back, none
+	 * starts again however much there is to gain. */
+	conf.ksm = VHD_KSM_OFF;
+	vhd_ksm_reconfigure(k, &conf);
+	t0 = mono_ns();
+	wait_bursts(k, &u, 1, 5000000000ULL, "ksm = off");
+	fprintf(stderr, "reload_applies_ksm_settings: ksm = off stopped the burst in %" PRIu64
+		" ms\n", (mono_ns() - t0) / 1000000);
+	s = status(k);
+	ck_assert_str_eq(get_str(s, "owner"), "off");
+	last = get(s, "last-burst");
+	ck_assert_ptr_nonnull(last);
+	ck_assert_str_eq(get_str(last, "result"), "cancelled");
+	json_object_put(s);
+	cur = knobs_now();
+	ASSERT_KNOBS_EQ(before, cur);
+	ck_assert(!exists(state_path));
+	for (i = 0; i < 20; i++) {
+		vhd_ksm_poll(k, &u, 1);
+		cur = knobs_now();
+		ASSERT_KNOBS_EQ(before, cur);
+		ck_assert(!exists(state_path));
+		usleep(10000);
+	}
+
+	/* 3. auto again, with a gain threshold above what the table offers. */
+	conf.ksm = VHD_KSM_AUTO;
+	conf.ksm_burst_min_gain = 1024 * MiB;
+	vhd_ksm_reconfigure(k, &conf);
+	for (i = 0; i < 20; i++) {
+		vhd_ksm_poll(k, &u, 1);
+		cur = knobs_now();
+		ASSERT_KNOBS_EQ(before, cur);
+		ck_assert(!exists(state_path));
+		usleep(10000);
+	}
+	s = status(k);
+	ck_assert_str_eq(get_str(s, "owner"), "vmhintd");
+	ck_assert_int_eq(get_int(s, "bursts"), 1);
+	json_object_put(s);
+
+	/* 4. The threshold lowered: the next burst runs with the new knobs. */
+	conf.ksm_burst_min_gain = 1 * MiB;
+	vhd_ksm_reconfigure(k, &conf);
+	vhd_ksm_poll(k, &u, 1);
+	ck_assert(exists(state_path));
+	t0 = mono_ns();
+	while (bursts_of(k) < 2) {
+		ck_assert_msg(mono_ns() - t0 < 90000000000ULL, "second burst still running");
+		cur = knobs_now();
+		if (cur.val[VMHINT_KSM_PAGES_TO_SCAN] == RELOAD_PAGES_TO_SCAN &&
+		    cur.val[VMHINT_KSM_SLEEP_MILLISECS] == 10 && cur.val[VMHINT_KSM_RUN] == 1)
+			seen_new = true;
+		ck_assert_uint_ne(cur.val[VMHINT_KSM_PAGES_TO_SCAN], KILL_PAGES_TO_SCAN);
+		vhd_ksm_poll(k, &u, 1);
+		usleep(5000);
+	}
+	ck_assert_msg(seen_new, "never saw pages_to_scan %d, sleep_millisecs 10 in the burst "
+		      "after the reload", RELOAD_PAGES_TO_SCAN);
+	s = status(k);
+	fprintf(stderr, "reload_applies_ksm_settings: %s\n", json_object_to_json_string(s));
+	last = get(s, "last-burst");
+	ck_assert_str_eq(get_str(last, "result"), "reached");
+	json_object_put(s);
+	cur = knobs_now();
+	ASSERT_KNOBS_EQ(before, cur);
+	ck_assert(!exists(state_path));
+
+	/* 5. The same settings again: nothing to say, nothing done. */
+	vhd_ksm_reconfigure(k, &conf);
+	vhd_ksm_reconfigure(NULL, &conf);
+	vhd_ksm_free(k);
+	cur = knobs_now();
+	ASSERT_KNOBS_EQ(before, cur);
+	twin_teardown(&w);
+	dir_cleanup();
+}
+END_TEST
+
 /* ---- hostile state files change nothing ---- */
 
 #define HDR "vmhint-ksm-knobs 1\n"
@@ -1046,6 +1192,7 @@ static Suite *ksm_owner_suite(void)
 	tcase_add_test(tc, burst_merges_and_restores);
 	tcase_add_test(tc, burst_backoff_when_nothing_merges);
 	tcase_add_test(tc, sigkill_mid_burst_restored_at_start);
+	tcase_add_test(tc, reload_applies_ksm_settings);
 	tcase_add_test(tc, ksm_off_touches_nothing);
 	tcase_add_test(tc, ksmtuned_owns_ksm);
 	tcase_add_test(tc, ksmtuned_stops_a_running_burst);
