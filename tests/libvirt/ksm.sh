@@ -15,6 +15,9 @@
 #   ksm-restart  vmhintd started again (ksm = off): every knob is back as
 #                before, the state file is gone, the log says so, ksm status
 #                says no saved state
+#   ksm-reload   SIGHUP with ksm = auto and the fast burst settings in the
+#                file: vmhintd logs "KSM settings reloaded: ksm off->auto,
+#                ksm_burst_pages_to_scan 8192->4096"
 #   ksm-tuned    ksmtuned running (Debian's script, unpacked from its .deb,
 #                never installed): vmhintd (ksm = auto, a gain well above
 #                ksm_burst_min_gain) says owner ksmtuned, runs no burst and
@@ -211,13 +214,14 @@ if [ "$(knob pages_to_scan)" = $SLOW_PAGES ] && [ -f "$state" ]; then
 	check "ksm-restart: ksm status: owner off, no saved state" \
 		[ "$(ks 's["owner"], s["saved-state"]')" = "('off', False)" ]
 	echo "knobs after the restart: $(knobs_short)"
-	lv_vmhintd_stop
 else
 	fail "ksm-kill: no burst within $BURST_TIMEOUT s: $(knobs_short), state file: $(ls "$state" 2>&1)"
 	tail -n 20 "$work/vmhintd.log"
 	lv_vmhintd_stop
 	knobs_restore "$before"
 fi
+# From here on the restarted vmhintd (ksm = off), until SIGHUP says auto.
+[ -n "${vhd_pid:-}" ] || lv_vmhintd_start "${common[@]}" "ksm = off" || exit 1
 
 # --- ksmtuned owns KSM while it runs --------------------------------------------------
 kt_pid='' kt_pgid=''
@@ -261,11 +265,27 @@ ksmtuned_stop() {
 }
 
 fast=("${common[@]}" "ksm_burst_pages_to_scan = $FAST_PAGES" "ksm_burst_sleep = ${FAST_SLEEP}ms")
-kt_why=''
+kt_why='' have_kt=''
 if ksmtuned_start; then
-	lv_vmhintd_start "${fast[@]}" || exit 1
-	# Ten polls and five burst intervals: owner ksmtuned, a gain worth a
-	# burst, and no burst, no knob changed, no state file.
+	have_kt=1
+else
+	echo "SKIP part ksm-tuned: $kt_why"
+	ksmtuned_stop
+fi
+
+# --- SIGHUP: the ksm settings of the new file, from ksm = off -------------------------
+n=$(grep -c "KSM settings reloaded" "$work/vmhintd.log")
+{ grep -v '^ksm' "$work/vmhintd.conf"; printf '%s\n' "${fast[@]}" | grep '^ksm'; } >"$work/vmhintd.conf.new"
+mv "$work/vmhintd.conf.new" "$work/vmhintd.conf"
+kill -HUP "$vhd_pid"
+lv_wait_line "$work/vmhintd.log" "KSM settings reloaded" 10 $((n + 1)) "$vhd_pid"
+reloaded=$(grep -o "KSM settings reloaded: .*" "$work/vmhintd.log" | tail -n 1)
+check "ksm-reload: SIGHUP: '${reloaded:-nothing logged}' (want ksm off->auto, pages_to_scan ->$FAST_PAGES)" \
+	grep -q "ksm off->auto.*ksm_burst_pages_to_scan [0-9]*->$FAST_PAGES" <<<"$reloaded"
+
+if [ -n "$have_kt" ]; then
+	# Ten polls: owner ksmtuned, a gain worth a burst, and no burst, no
+	# knob changed, no state file.
 	end=$(($(date +%s) + 5))
 	changed='' filed=''
 	while [ "$(date +%s)" -lt $end ]; do
@@ -284,10 +304,6 @@ if ksmtuned_start; then
 	check "ksm-tuned: no burst ($nbursts), no knob changed ('$changed'), no state file ('$filed') for 5 s" \
 		[ "$nbursts/$changed/$filed" = "0//" ]
 	ksmtuned_stop
-else
-	echo "SKIP part ksm-tuned: $kt_why"
-	ksmtuned_stop
-	lv_vmhintd_start "${fast[@]}" || exit 1
 fi
 
 # --- the burst -------------------------------------------------------------------------
