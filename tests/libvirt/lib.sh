@@ -129,10 +129,14 @@ lv_cleanup() {
 	fi
 }
 
-# A running daemon: not a zombie that has not been reaped yet.
+# A running daemon of this mount namespace: not a zombie that has not been
+# reaped yet, nor a daemon of the same name that another test runs in a
+# namespace of its own (migrate.sh's second libvirtd), whatever their pids.
 lv_daemon_pid() {
-	local p
+	local p ns
+	ns=$(readlink /proc/self/ns/mnt)
 	for p in $(pgrep -x "$1"); do
+		[ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$ns" ] || continue
 		[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" = Z ] || { echo "$p"; return; }
 	done
 }
