@@ -214,6 +214,15 @@ fi
 src_meta=$(meta "$uri")
 
 # --- migrate, with no vmhintd on the second ---------------------------------
+# A libvirtd restarted mid-migration (by another test on a shared machine)
+# kills the incoming QEMU; a failure says so.
+host_libvirtd=$(lv_daemon_pid libvirtd)
+restarted() {
+	local now
+	now=$(lv_daemon_pid libvirtd)
+	[ "$now" = "$host_libvirtd" ] || echo " (the first libvirtd was restarted meanwhile: pid $host_libvirtd, now ${now:-none})"
+	[ -d "/proc/$dst_pid" ] || echo " (the second libvirtd, pid $dst_pid, is gone)"
+}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 src_off=$(stat -c %s "$src_vlog")
 t0=$(date +%s%N)
@@ -221,8 +230,9 @@ if vsh migrate --live --verbose "$d" "$duri" --migrateuri "tcp://127.0.0.1:$port
 	mig1_ms=$((($(date +%s%N) - t0) / 1000000))
 	pass "migrate-live: virsh migrate --live to the second libvirtd in $mig1_ms ms"
 else
-	fail "migrate-live: $(tr '\r' '\n' <"$work/mig.log" | grep -v '^$' | tail -n 3 | tr '\n' ' ')"
+	fail "migrate-live: $(tr '\r' '\n' <"$work/mig.log" | grep -v '^$' | tail -n 3 | tr '\n' ' ')$(restarted)"
 	tail -n 20 "$dst/libvirtd.log"
+	VMHINT_LIBVIRT_KEEP=1
 	exit 1
 fi
 check "migrate-live: the domain runs on the second daemon" [ "$(dvsh domstate "$d")" = running ]
@@ -325,7 +335,8 @@ if dvsh migrate --live --verbose "$d" "$uri" --migrateuri "tcp://127.0.0.1:$port
 	mig2_ms=$((($(date +%s%N) - t0) / 1000000))
 	pass "migrate-back: virsh migrate --live back to the first libvirtd in $mig2_ms ms"
 else
-	fail "migrate-back: $(tr '\r' '\n' <"$work/mig2.log" | grep -v '^$' | tail -n 3 | tr '\n' ' ')"
+	fail "migrate-back: $(tr '\r' '\n' <"$work/mig2.log" | grep -v '^$' | tail -n 3 | tr '\n' ' ')$(restarted)"
+	VMHINT_LIBVIRT_KEEP=1
 	exit 1
 fi
 bpid=$(lv_qemu_pid "$d")
