@@ -25,6 +25,7 @@
 
 #include "conn.h"
 #include "domains.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "qmp.h"
 #include "request.h"
@@ -69,6 +70,7 @@ struct vhd_domain {
 	int retry_timer;
 	uint32_t backoff;
 	unsigned int connect_failures;	/* in a row */
+	bool qemu_exiting;		/* QEMU said SHUTDOWN: a hang-up is due */
 	bool query_inflight;
 	struct vhd_obj objs[MAX_OBJS];
 	unsigned int nr_objs;
@@ -708,6 +710,7 @@ static void dom_qmp_ready(struct vhd_qmp *q, void *opaque)
 	d->connect_failures = 0;
 	d->backoff = QMP_BACKOFF_FIRST_MS;
 	d->objs_known = false;
+	d->qemu_exiting = false;
 	/* A connection problem that is over is no longer the last error; a
 	 * metadata error stays: list keeps showing the last one. */
 	if (!d->error_is_policy)
@@ -719,7 +722,10 @@ static void dom_qmp_event(struct vhd_qmp *q, const char *name,
 			  json_object *data, void *opaque)
 {
 	struct vhd_domain *d = opaque;
+	int exiting = vhd_qemu_run_event(name);
 
+	if (exiting >= 0)
+		d->qemu_exiting = exiting;
 	if (!strcmp(name, "VMHINT_NUMA_MOVE_DONE"))
 		vhd_info("domain %s: NUMA move done: %s", d->name,
 			 data ? json_object_to_json_string_ext(data,
@@ -742,8 +748,16 @@ static void dom_qmp_closed(struct vhd_qmp *q, const char *why, void *opaque)
 
 	d->objs_known = false;
 	d->query_inflight = false;
-	d->connect_failures++;
-	dom_error(d, "QMP connection lost: %s", why);
+	if (d->qemu_exiting) {
+		/* Stopped, destroyed, migrated away: libvirt's event
+		 * follows. Not an error, and nothing to count; the retry
+		 * asks libvirt whether a QEMU still runs. */
+		vhd_info("domain %s: QMP closed: QEMU exits (%s)", d->name, why);
+		d->qemu_exiting = false;
+	} else {
+		d->connect_failures++;
+		dom_error(d, "QMP connection lost: %s", why);
+	}
 	dom_schedule_retry(d);
 }
 
@@ -856,10 +870,23 @@ static const char *const event_names[] = {
 	[VIR_DOMAIN_EVENT_CRASHED] = "crashed",
 };
 
+/* The stream of a migration is in: what QEMU took while it waited for it
+ * (vmhintd applies the policy as soon as the incoming QEMU's QMP answers)
+ * is asked again, and what it refused then is tried once more. */
+static void dom_recheck(struct vhd_domain *d)
+{
+	d->apply_blocked = false;
+	if (!vhd_qmp_is_ready(d->qmp))
+		return;	/* the connection's first query-vmhint does it */
+	vhd_debug("domain %s: migrated in: checking what QEMU runs", d->name);
+	if (!d->query_inflight)
+		dom_query(d, NULL);
+}
+
 static void dom_lifecycle(virDomainPtr dom, int event, int detail, void *opaque)
 {
 	struct vhd_domain *d = dom_of(dom, true);
-	bool reread;
+	unsigned int act = vhd_lifecycle_actions(event, detail);
 
 	if (!d)
 		return;
@@ -869,16 +896,14 @@ static void dom_lifecycle(virDomainPtr dom, int event, int detail, void *opaque)
 		 event >= 0 && event <= VIR_DOMAIN_EVENT_CRASHED ?
 		 event_names[event] : "event", detail);
 	/* A QEMU that stopped or crashed has no QMP to wait for. */
-	if (event == VIR_DOMAIN_EVENT_STOPPED || event == VIR_DOMAIN_EVENT_CRASHED ||
-	    (event == VIR_DOMAIN_EVENT_SHUTDOWN &&
-	     detail == VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED))
+	if (act & VHD_LC_DROP_QMP)
 		dom_drop_qmp(d);
-	reread = event == VIR_DOMAIN_EVENT_STARTED ||
-		 event == VIR_DOMAIN_EVENT_DEFINED ||
-		 event == VIR_DOMAIN_EVENT_RESUMED ||
-		 event == VIR_DOMAIN_EVENT_STOPPED || !d->has_policy;
-	if (dom_sync(d, reread))
+	if (dom_sync(d, (act & VHD_LC_REREAD) || !d->has_policy)) {
 		dom_forget(d);
+		return;
+	}
+	if ((act & VHD_LC_RECHECK) && d->has_policy)
+		dom_recheck(d);
 }
 
 static void dom_metadata(virDomainPtr dom, void *opaque)

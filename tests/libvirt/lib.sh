@@ -35,13 +35,25 @@
 #                       ($lv_end)
 #   lv_qmp SOCKET CMD-JSON...   QMP on a unix socket: one reply line each
 #   lv_qmon NAME CMD-JSON [URI] virsh qemu-monitor-command's reply
-#   lv_vmhintd_start [CONF-LINE...]  vmhintd -f (after lv_need vmhintd) with
-#                       $work/vmhintd.conf: socket $vhd_sock, state_dir
-#                       $work/state, log to $work/vmhintd.log, the lines
-#                       given (e.g. "ksm = off"); VMHINTD_DOMAINS=$prefix-*
-#                       leaves other domains alone; $vhd_pid; stopped on
-#                       exit; fails unless the socket answers in 10 s
-#   lv_vmhintd_stop [SIGNAL]    stops it (TERM) and waits for it to exit
+#   lv_vmhintd_start [OPTION...] [CONF-LINE...]  vmhintd -f (after lv_need
+#                       vmhintd) with $work/vmhintd.conf: socket $vhd_sock,
+#                       state_dir $work/state, log to $vhd_log
+#                       ($work/vmhintd.log), the lines given (e.g.
+#                       "ksm = off"); VMHINTD_DOMAINS=$prefix-* leaves other
+#                       domains alone; $vhd_pid; stopped on exit; fails
+#                       unless the socket answers in 10 s. Options, for a
+#                       second vmhintd:
+#                         --name N   files $work/N.{conf,sock,pid,log} and
+#                                    state_dir $work/N.state
+#                         --uri U    the libvirt URI (default $uri)
+#                         --in PID   run it in the mount namespace of PID
+#                                    (nsenter -m), e.g. a second libvirtd's
+#                         --stamp    each log line starts with the time it
+#                                    was written ($EPOCHREALTIME, s.us)
+#                       $vhd_sock, $vhd_pid and $vhd_log name the last one
+#                       started
+#   lv_vmhintd_stop [SIGNAL [PID]]  stops it (TERM; PID: one started
+#                       earlier, default $vhd_pid) and waits for it to exit
 #   lv_ctl ARGS...      $vmhintctl -s $vhd_sock ARGS...
 #
 # Domains are named $prefix-* (default vmhint-test-PID) and destroyed and
@@ -129,10 +141,14 @@ lv_cleanup() {
 	fi
 }
 
-# A running daemon: not a zombie that has not been reaped yet.
+# A running daemon of this mount namespace: not a zombie that has not been
+# reaped yet, nor a daemon of the same name that another test runs in a
+# namespace of its own (migrate.sh's second libvirtd), whatever their pids.
 lv_daemon_pid() {
-	local p
+	local p ns
+	ns=$(readlink /proc/self/ns/mnt)
 	for p in $(pgrep -x "$1"); do
+		[ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$ns" ] || continue
 		[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" = Z ] || { echo "$p"; return; }
 	done
 }
@@ -328,36 +344,59 @@ lv_qmon() { virsh -q -c "${3:-$uri}" qemu-monitor-command "$1" "$2"; }
 # --- vmhintd ----------------------------------------------------------------
 
 lv_vmhintd_start() {
-	local l
-	vhd_sock=$work/vmhintd.sock
-	mkdir -p "$work/state"
+	local l name=vmhintd vuri=$uri state=$work/state stamp='' wrap=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--name) name=$2 state=$work/$2.state; shift 2 ;;
+		--uri) vuri=$2; shift 2 ;;
+		--in) wrap=(nsenter -m -t "$2" --); shift 2 ;;
+		--stamp) stamp=1; shift ;;
+		*) break ;;
+		esac
+	done
+	vhd_sock=$work/$name.sock vhd_log=$work/$name.log
+	mkdir -p "$state"
 	{
-		echo "uri = $uri"
+		echo "uri = $vuri"
 		echo "socket = $vhd_sock"
-		echo "pidfile = $work/vmhintd.pid"
-		echo "state_dir = $work/state"
+		echo "pidfile = $work/$name.pid"
+		echo "state_dir = $state"
 		echo "log = stderr"
 		for l in "$@"; do echo "$l"; done
-	} >"$work/vmhintd.conf"
-	VMHINTD_DOMAINS="$prefix-*" "$vmhintd" -f -v -c "$work/vmhintd.conf" \
-		>>"$work/vmhintd.log" 2>&1 &
+	} >"$work/$name.conf"
+	if [ -n "$stamp" ]; then
+		VMHINTD_DOMAINS="$prefix-*" "${wrap[@]}" "$vmhintd" -f -v \
+			-c "$work/$name.conf" >>"$vhd_log" 2> >(lv_stamp >>"$vhd_log") &
+	else
+		VMHINTD_DOMAINS="$prefix-*" "${wrap[@]}" "$vmhintd" -f -v \
+			-c "$work/$name.conf" >>"$vhd_log" 2>&1 &
+	fi
 	vhd_pid=$!
-	lv_on_exit "lv_vmhintd_stop"
+	lv_on_exit "lv_vmhintd_stop TERM $vhd_pid"
 	for _ in $(seq 100); do
 		lv_ctl list >/dev/null 2>&1 && return 0
 		kill -0 "$vhd_pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	fail "vmhintd did not answer on $vhd_sock:"
-	tail -n 20 "$work/vmhintd.log"
+	tail -n 20 "$vhd_log"
 	return 1
 }
 
+# Each line of standard input, after the time it was read.
+lv_stamp() {
+	local l
+	while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done
+}
+
 lv_vmhintd_stop() {
-	[ -n "${vhd_pid:-}" ] || return 0
-	kill "-${1:-TERM}" "$vhd_pid" 2>/dev/null
-	wait "$vhd_pid" 2>/dev/null
-	vhd_pid=''
+	local pid=${2:-${vhd_pid:-}}
+	[ -n "$pid" ] || return 0
+	# Stopped already (and its pid maybe another process's by now).
+	grep -qa vmhintd "/proc/$pid/cmdline" 2>/dev/null || return 0
+	kill "-${1:-TERM}" "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	[ "$pid" != "${vhd_pid:-}" ] || vhd_pid=''
 }
 
 lv_ctl() { "$vmhintctl" -s "$vhd_sock" "$@"; }
