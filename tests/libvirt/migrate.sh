@@ -38,6 +38,7 @@
 #
 # Env: KEEP_MB (128), HOG_MB (256), GUEST_MB (768), DROP_TIMEOUT (s, 60).
 # Exit: 0 all passed, 77 skipped (the reason is printed), 1 a check failed.
+# shellcheck disable=SC2016 # check_sh's expressions are single-quoted: it evaluates them
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -168,6 +169,7 @@ else
 fi
 
 # --- the policy followed --------------------------------------------------------
+# shellcheck disable=SC2034 # read by check_sh's expression
 dst_meta=$(meta "$duri")
 check_sh "migrate-policy: the destination domain has the source's vmhint metadata" \
 	'[ -n "$src_meta" ] && [ "$dst_meta" = "$src_meta" ]'
