@@ -131,10 +131,14 @@ lv_cleanup() {
 	fi
 }
 
-# A running daemon: not a zombie that has not been reaped yet.
+# A running daemon of this mount namespace: not a zombie that has not been
+# reaped yet, nor the second libvirtd of migrate.sh (a namespace of its own,
+# maybe another test's).
 lv_daemon_pid() {
-	local p
+	local p ns
+	ns=$(readlink /proc/self/ns/mnt)
 	for p in $(pgrep -x "$1"); do
+		[ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$ns" ] || continue
 		[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" = Z ] || { echo "$p"; return; }
 	done
 }
