@@ -8,10 +8,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <libvirt/virterror.h>
 #include <string.h>
+#include <unistd.h>
 #include <vmhint/common.h>
 
 #include "commands.h"
@@ -22,11 +25,26 @@
 
 static struct {
 	struct vhd_ksm *ksm;
-} g;
+	int stats_pipe[2];		/* workers -> the loop: struct stats_job * */
+	int stats_watch;
+} g = { .stats_pipe = { -1, -1 }, .stats_watch = -1 };
+
+static void stats_pipe_io(int watch, int fd, int events, void *opaque);
 
 void vhd_commands_init(const struct vhd_conf *conf, struct vhd_ksm *ksm)
 {
 	g.ksm = ksm;
+	/* Without the pipe, stats asks libvirt from the loop (cmd_stats). */
+	if (pipe2(g.stats_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		vhd_warn("stats: no pipe for the libvirt worker: %s",
+			 strerror(errno));
+		return;
+	}
+	g.stats_watch = virEventAddHandle(g.stats_pipe[0],
+					  VIR_EVENT_HANDLE_READABLE,
+					  stats_pipe_io, NULL, NULL);
+	if (g.stats_watch < 0)
+		vhd_warn("stats: cannot watch the libvirt worker's pipe");
 }
 
 /* --- replies ------------------------------------------------------------ */
@@ -187,29 +205,24 @@ static void cmd_ksm_status(struct vhd_cmd_ctx *ctx, const struct vhd_request *r)
 
 /* --- stats ------------------------------------------------------------- */
 
+/*
+ * libvirt's memory figures come from a worker thread: virDomainMemoryStats
+ * waits for the domain's lock and job, which libvirtd may hold for seconds
+ * (virsh destroy of a QEMU that does not die waits 10 s before SIGKILL; a
+ * job holds others up to 30 s). Called from the loop, it would stop
+ * vmhintd for every domain and client meanwhile. The worker has a
+ * reference of its own on the domain and hands the job back through a
+ * pipe; the loop finds the domain again by UUID (it may be gone by then)
+ * and asks QEMU.
+ */
 struct stats_job {
 	struct vhd_cmd_ctx *ctx;
 	json_object *o;
-};
-
-static void stats_memory(struct vhd_domain *d, json_object *o)
-{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainPtr dom;		/* the worker's reference, or NULL */
 	virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
-	virDomainPtr dom = vhd_domain_virdom(d);
-	int i, n;
-
-	if (!dom || !vhd_domain_active(d))
-		return;
-	n = virDomainMemoryStats(dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
-	for (i = 0; i < n; i++) {
-		if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS)
-			json_object_object_add(o, "rss-kib",
-					       json_object_new_uint64(st[i].val));
-		else if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
-			json_object_object_add(o, "actual-kib",
-					       json_object_new_uint64(st[i].val));
-	}
-}
+	int n;
+};
 
 static void stats_query_done(json_object *ret, const char *eclass,
 			     const char *edesc, void *opaque)
@@ -225,32 +238,116 @@ static void stats_query_done(json_object *ret, const char *eclass,
 	free(j);
 }
 
+/* The loop's half: libvirt's figures in, then QEMU's (if reachable). */
+static void stats_finish(struct stats_job *j)
+{
+	struct vhd_domain *d;
+	int i;
+
+	for (i = 0; i < j->n; i++) {
+		if (j->st[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS)
+			json_object_object_add(j->o, "rss-kib",
+					       json_object_new_uint64(j->st[i].val));
+		else if (j->st[i].tag == VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
+			json_object_object_add(j->o, "actual-kib",
+					       json_object_new_uint64(j->st[i].val));
+	}
+	d = vhd_domain_find(j->uuid);
+	/* The state now, not when the request came: libvirt may have
+	 * taken its time because the domain was stopping. */
+	if (d)
+		json_object_object_add(j->o, "state", json_object_new_string(
+				vhd_domain_state_name(vhd_domain_state(d))));
+	if (!d || !vhd_domain_qmp_ready(d)) {
+		reply_return(j->ctx, j->o);
+		free(j);
+		return;
+	}
+	vhd_domain_query(d, stats_query_done, j);
+}
+
+static void *stats_worker(void *opaque)
+{
+	struct stats_job *j = opaque;
+
+	j->n = virDomainMemoryStats(j->dom, j->st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+	virDomainFree(j->dom);
+	j->dom = NULL;
+	/* A pointer is less than PIPE_BUF: written whole or not at all. */
+	if (write(g.stats_pipe[1], &j, sizeof(j)) != sizeof(j))
+		vhd_err("stats: cannot hand a reply back to the loop");
+	return NULL;
+}
+
+static void stats_pipe_io(int watch, int fd, int events, void *opaque)
+{
+	struct stats_job *j;
+
+	while (read(fd, &j, sizeof(j)) == sizeof(j)) {
+		if (j->n < 0)
+			j->n = 0;	/* no figures: the domain stopped meanwhile */
+		stats_finish(j);
+	}
+}
+
+/* The worker for @j, or -1 (then the caller goes on without it). */
+static int stats_start_worker(struct stats_job *j, virDomainPtr dom)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret;
+
+	if (g.stats_watch < 0 || virDomainRef(dom) < 0)
+		return -1;
+	j->dom = dom;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&t, &attr, stats_worker, j);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		virDomainFree(dom);
+		j->dom = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static void cmd_stats(struct vhd_cmd_ctx *ctx, const struct vhd_request *r)
 {
 	struct vhd_domain *d = need_domain(ctx, r);
-	json_object *o, *p;
+	virDomainPtr dom;
 	struct stats_job *j;
+	json_object *o;
 
 	if (!d)
 		return;
 	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(vhd_domain_name(d)));
-	json_object_object_add(o, "uuid", json_object_new_string(vhd_domain_uuid(d)));
-	json_object_object_add(o, "state", json_object_new_string(
-				       vhd_domain_state_name(vhd_domain_state(d))));
-	stats_memory(d, o);
-	if (vhd_domain_policy(d)) {
-		p = vhd_domain_policy_json(d);
-		json_object_object_add(o, "policy", p);
-	}
-	/* QEMU's own figures, fresh, when vmhintd reaches it. */
-	if (!vhd_domain_qmp_ready(d) || !(j = calloc(1, sizeof(*j)))) {
-		reply_return(ctx, o);
+	j = calloc(1, sizeof(*j));
+	if (!o || !j) {
+		json_object_put(o);
+		free(j);
+		reply_error(ctx, "Internal", "out of memory", NULL);
 		return;
 	}
 	j->ctx = ctx;
 	j->o = o;
-	vhd_domain_query(d, stats_query_done, j);
+	snprintf(j->uuid, sizeof(j->uuid), "%s", vhd_domain_uuid(d));
+	json_object_object_add(o, "name", json_object_new_string(vhd_domain_name(d)));
+	json_object_object_add(o, "uuid", json_object_new_string(vhd_domain_uuid(d)));
+	json_object_object_add(o, "state", json_object_new_string(
+				       vhd_domain_state_name(vhd_domain_state(d))));
+	if (vhd_domain_policy(d))
+		json_object_object_add(o, "policy", vhd_domain_policy_json(d));
+	dom = vhd_domain_virdom(d);
+	if (dom && vhd_domain_active(d)) {
+		if (!stats_start_worker(j, dom))
+			return;
+		/* No worker (no pipe, no thread): from the loop, then. */
+		j->n = virDomainMemoryStats(dom, j->st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+		if (j->n < 0)
+			j->n = 0;
+	}
+	stats_finish(j);
 }
 
 /* --- set-mode, dedupe ---------------------------------------------------- */

@@ -95,10 +95,17 @@ struct vhd_qmp *vhd_qmp_new(const char *path, uint32_t timeout_ms,
 
 /* --- closing ------------------------------------------------------------ */
 
-/* Every pending call gets its error, once, oldest first. */
-static void qmp_fail_calls(struct vhd_qmp *q, const char *desc)
+/*
+ * Every pending call gets its error, once, oldest first. Its desc reaches
+ * vmhintctl as it is, so it says what happened to the request, then why.
+ */
+static void qmp_fail_calls(struct vhd_qmp *q, const char *why)
 {
 	struct qmp_call *c;
+	char desc[320];
+
+	snprintf(desc, sizeof(desc), "QEMU did not answer: its QMP connection "
+		 "closed (%s)", why);
 
 	while ((c = q->head)) {
 		q->head = c->next;
@@ -143,7 +150,7 @@ void vhd_qmp_free(struct vhd_qmp *q)
 		return;
 	q->dead = true;
 	q->busy++;
-	qmp_shut(q, "vmhintd stopped watching the domain");
+	qmp_shut(q, "the domain stopped, or vmhintd no longer manages it");
 	if (!--q->busy)
 		qmp_really_free(q);
 }
@@ -459,7 +466,12 @@ static void qmp_read(struct vhd_qmp *q)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		qmp_fault(q, n ? "read from QEMU failed" : "QEMU hung up");
+		char why[128];
+
+		/* ECONNRESET: QEMU was killed with our call unread. */
+		snprintf(why, sizeof(why), "%s%s", n ? "read from QEMU failed: " :
+			 "QEMU hung up", n ? strerror(errno) : "");
+		qmp_fault(q, why);
 		return;
 	}
 	q->in_len += n;

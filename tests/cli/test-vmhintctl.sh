@@ -8,6 +8,7 @@
 # own: the requests it sends, the output it prints, and replies that are
 # errors, too long, not JSON, or cut short. Run by make check (top_srcdir
 # and top_builddir in the environment).
+# shellcheck disable=SC2015 # "COND && ok || bad": ok always succeeds, so bad runs only when COND fails
 set -u
 build=${top_builddir:-.}
 ctl=$build/vmhintctl

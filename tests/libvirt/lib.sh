@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # failed, qemu_user, lv_peak... are the sourcing scripts' to read
 # tests/libvirt/lib.sh - what every real-libvirtd test shares: sourced by
 # tests/libvirt/*.sh (and scripts/demo --libvirt), not run.
 #
@@ -93,6 +94,7 @@ lv_find_prog() {
 	done
 }
 
+# shellcheck disable=SC2120 # lv_need vmhintd, or no argument
 lv_need() {
 	local c key
 	[ "$(id -u)" = 0 ] || skip "needs root (libvirtd, qemu:///system)"
@@ -100,11 +102,11 @@ lv_need() {
 		command -v "$c" >/dev/null || skip "no $c (scripts/install-deps libvirt)"
 	done
 	vmhintctl=$(lv_find_prog vmhintctl "${VMHINTCTL:-}")
-	[ -n "$vmhintctl" ] && [ -x "$vmhintctl" ] ||
+	[ -x "$vmhintctl" ] ||
 		skip "vmhintctl not built (configure needs libvirt-dev and libxml2-dev; set VMHINTCTL)"
 	if [ "${1:-}" = vmhintd ]; then
 		vmhintd=$(lv_find_prog vmhintd "${VMHINTD:-}")
-		[ -n "$vmhintd" ] && [ -x "$vmhintd" ] ||
+		[ -x "$vmhintd" ] ||
 			skip "vmhintd not built (configure needs libvirt-dev, libxml2-dev and libjson-c-dev; set VMHINTD)"
 	fi
 	if [ -z "${VMHINT_LIBVIRT_QEMU:-}" ]; then

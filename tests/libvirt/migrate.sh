@@ -56,6 +56,7 @@
 #
 # Env: KEEP_MB (128), HOG_MB (256), GUEST_MB (768), DROP_TIMEOUT (s, 60).
 # Exit: 0 all passed, 77 skipped (the reason is printed), 1 a check failed.
+# shellcheck disable=SC2016 # check_sh's expressions are single-quoted: it evaluates them
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -211,6 +212,7 @@ if "$vmhintctl" -s "$src_vsock" set-mode "$d" "$want" >"$work/mig.setmode.log" 2
 else
 	fail "migrate-vmhintd: vmhintctl set-mode $want: $(cat "$work/mig.setmode.log")"
 fi
+# shellcheck disable=SC2034 # read by check_sh's eval below
 src_meta=$(meta "$uri")
 
 # --- migrate, with no vmhintd on the second ---------------------------------
@@ -270,6 +272,7 @@ else
 fi
 
 # --- the policy followed --------------------------------------------------------
+# shellcheck disable=SC2034 # read by check_sh's expression
 dst_meta=$(meta "$duri")
 check_sh "migrate-policy: the destination domain has the source's vmhint metadata (mode $(meta_mode "$duri"))" \
 	'[ -n "$src_meta" ] && [ "$dst_meta" = "$src_meta" ]'
@@ -353,6 +356,7 @@ for e in "started \(detail 1\)" "QMP connected" "policy applied" "resumed \(deta
 done
 echo "  vmhintd on the first, from the end of the migration:${steps#,}"
 early=$(vhd_when "$src_vlog" "$src_off" "policy applied \(mode $want")
+# shellcheck disable=SC2034 # read by check_sh's eval below
 resumed=$(vhd_when "$src_vlog" "$src_off" "resumed \(detail 1\)")
 check_sh "migrate-back: the first vmhintd applied the metadata's mode $want to the incoming QEMU before the stream was in (${early:+$(ms_between "$early" "$t_end") ms from the end of the migration})" \
 	'[ -n "$early" ] && [ -n "$resumed" ] && [ "$(ms_between "$early" "$resumed")" -lt 0 ]'

@@ -98,8 +98,11 @@ xml_case() {
 		done
 		grep -q "virtio-hint-pci,id=vmhint-dev0,vmhint=vmhint0,$addr" "$work/$c.argv" ||
 			{ ok=0; echo "  device not at $addr"; }
-		[ $ok = 1 ] && pass "xml-$c: memdevs $got= libvirt's backends, device at $addr" ||
+		if [ $ok = 1 ]; then
+			pass "xml-$c: memdevs $got= libvirt's backends, device at $addr"
+		else
 			fail "xml-$c: memdevs/address (argv in $work/$c.argv)"
+		fi
 	else
 		fail "xml-$c: domxml-to-native: $(cat "$work/$c.argv.err")"
 	fi
@@ -147,7 +150,7 @@ vm_initramfs "$work/initrd" --driver --bin "$top/src/guest/tools/memhog" -- "$wo
 
 # --- xml-* ---------------------------------------------------------------------
 mem="<memory unit='MiB'>$GUEST_MB</memory>"
-numa="<cpu mode='maximum'><numa><cell id='0' cpus='0' memory='512' unit='MiB'/><cell id='1' cpus='1' memory='512' unit='MiB'/></numa></cpu>"
+numa_cells="<cpu mode='maximum'><numa><cell id='0' cpus='0' memory='512' unit='MiB'/><cell id='1' cpus='1' memory='512' unit='MiB'/></numa></cpu>"
 xml_case plain pc "pc.ram" "bus=pci.0,addr=0x1.0x7" "$mem"
 xml_case memfd pc "pc.ram" "bus=pci.0,addr=0x1.0x7" \
 	"$mem<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
@@ -155,9 +158,9 @@ xml_case hugepages pc "pc.ram" "bus=pci.0,addr=0x1.0x7" \
 	"$mem<memoryBacking><hugepages/></memoryBacking>"
 xml_case q35 q35 "pc.ram" "bus=pcie.0,addr=0x1f.0x7" "$mem"
 xml_case numa pc "ram-node0 ram-node1" "bus=pci.0,addr=0x1.0x7" \
-	"<memory unit='MiB'>1024</memory>$numa"
+	"<memory unit='MiB'>1024</memory>$numa_cells"
 xml_case dimm pc "ram-node0 ram-node1 memdimm0 memdimm1" "bus=pci.0,addr=0x1.0x7" \
-	"<maxMemory slots='4' unit='MiB'>4096</maxMemory><memory unit='MiB'>1536</memory>$numa" \
+	"<maxMemory slots='4' unit='MiB'>4096</maxMemory><memory unit='MiB'>1536</memory>$numa_cells" \
 	"<memory model='dimm'><target><size unit='MiB'>256</size><node>0</node></target></memory>
 	 <memory model='dimm'><target><size unit='MiB'>256</size><node>1</node></target></memory>"
 
@@ -210,9 +213,11 @@ else
 	fail "boot: query-vmhint never answered"
 fi
 echo "$q" >"$work/boot.query-vmhint.json"
-grep -q '"vmhint0"' "$work/boot.query-vmhint.json" && grep -q '"pc.ram"' "$work/boot.query-vmhint.json" &&
-	pass "boot: query-vmhint lists object vmhint0 over pc.ram" ||
+if grep -q '"vmhint0"' "$work/boot.query-vmhint.json" && grep -q '"pc.ram"' "$work/boot.query-vmhint.json"; then
+	pass "boot: query-vmhint lists object vmhint0 over pc.ram"
+else
 	fail "boot: query-vmhint: $(head -c 400 "$work/boot.query-vmhint.json")"
+fi
 # vmhintd's own QMP socket, from the domain's metadata.
 sock=$(vsh dumpxml "$d" | sed -n "s/.*<vmhint:qmp socket=['\"]\([^'\"]*\)['\"].*/\1/p")
 if python3 - "$sock" >"$work/boot.qmp.log" 2>&1 <<'PY'
@@ -246,10 +251,9 @@ check "boot: ${sb:-no -sandbox} on QEMU's command line" grep -q -- '-sandbox on,
 check "boot: seccomp filter installed (Seccomp: $(awk '/^Seccomp:/ {print $2}' "/proc/${pid:-0}/status"))" \
 	[ "$(awk '/^Seccomp:/ {print $2}' "/proc/${pid:-0}/status")" = 2 ]
 pci=$(vsh qemu-monitor-command "$d" '{"execute":"query-pci"}' 2>/dev/null)
-echo "$pci" | python3 -c 'import json,sys
+check "boot: virtio-hint-pci vmhint-dev0 at 00:01.7" python3 -c 'import json,sys
 d=json.load(sys.stdin)["return"]
-sys.exit(0 if any(x["slot"]==1 and x["function"]==7 and x.get("qdev_id")=="vmhint-dev0" for b in d for x in b["devices"]) else 1)' &&
-	pass "boot: virtio-hint-pci vmhint-dev0 at 00:01.7" || fail "boot: no vmhint-dev0 at 00:01.7"
+sys.exit(0 if any(x["slot"]==1 and x["function"]==7 and x.get("qdev_id")=="vmhint-dev0" for b in d for x in b["devices"]) else 1)' <<<"$pci"
 # A device hotplugged without an address gets one of its own.
 cat >"$work/rng.xml" <<XML
 <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
