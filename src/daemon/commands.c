@@ -222,6 +222,7 @@ struct stats_job {
 	virDomainPtr dom;		/* the worker's reference, or NULL */
 	virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
 	int n;
+	char err[256];			/* libvirt's message if n < 0 */
 };
 
 static void stats_query_done(json_object *ret, const char *eclass,
@@ -258,6 +259,14 @@ static void stats_finish(struct stats_job *j)
 	if (d)
 		json_object_object_add(j->o, "state", json_object_new_string(
 				vhd_domain_state_name(vhd_domain_state(d))));
+	/* A domain that stopped meanwhile: libvirt says so here. */
+	if (j->n < 0)
+		json_object_object_add(j->o, "memory-error",
+				       json_object_new_string(j->err));
+	if (d && vhd_domain_active(d) && !vhd_domain_qmp_ready(d))
+		json_object_object_add(j->o, "vmhint-error", json_object_new_string(
+				"vmhintd is not connected to the domain's QEMU "
+				"(see last-error in vmhintctl list)"));
 	if (!d || !vhd_domain_qmp_ready(d)) {
 		reply_return(j->ctx, j->o);
 		free(j);
@@ -271,6 +280,8 @@ static void *stats_worker(void *opaque)
 	struct stats_job *j = opaque;
 
 	j->n = virDomainMemoryStats(j->dom, j->st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+	if (j->n < 0)	/* libvirt's last error is per thread: this one's */
+		snprintf(j->err, sizeof(j->err), "%s", virGetLastErrorMessage());
 	virDomainFree(j->dom);
 	j->dom = NULL;
 	/* A pointer is less than PIPE_BUF: written whole or not at all. */
@@ -283,11 +294,8 @@ static void stats_pipe_io(int watch, int fd, int events, void *opaque)
 {
 	struct stats_job *j;
 
-	while (read(fd, &j, sizeof(j)) == sizeof(j)) {
-		if (j->n < 0)
-			j->n = 0;	/* no figures: the domain stopped meanwhile */
+	while (read(fd, &j, sizeof(j)) == sizeof(j))
 		stats_finish(j);
-	}
 }
 
 /* The worker for @j, or -1 (then the caller goes on without it). */
@@ -345,7 +353,8 @@ static void cmd_stats(struct vhd_cmd_ctx *ctx, const struct vhd_request *r)
 		/* No worker (no pipe, no thread): from the loop, then. */
 		j->n = virDomainMemoryStats(dom, j->st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
 		if (j->n < 0)
-			j->n = 0;
+			snprintf(j->err, sizeof(j->err), "%s",
+				 virGetLastErrorMessage());
 	}
 	stats_finish(j);
 }
