@@ -88,7 +88,7 @@ PROGRAMS=${VMHINT_QTEST_PROGRAMS:-qom-test device-introspect-test qmp-cmd-test t
 python3 - <<'EOF'
 import os, re, signal, subprocess, time
 
-from qmptest import check, failures, finish, qmp_connect, stop_qemu
+from qmptest import check, finish, qmp_connect, stop_qemu
 
 PROGRAMS = os.environ['PROGRAMS'].split()
 QTESTS, TMP = os.environ['QTESTS'], os.environ['TMP']
