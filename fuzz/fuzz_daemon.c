@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "daemon/conf.h"
 #include "daemon/request.h"
 #include "policy/policy.h"
@@ -40,18 +41,6 @@
 #define CHECK(cond) do { if (!(cond)) { \
 	fprintf(stderr, "fuzz_daemon: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
 	abort(); } } while (0)
-
-/* An error: NUL-terminated in its buffer, non-empty, printable ASCII
- * (nothing hostile reaches a log line or a reply raw). */
-static void check_error(const char *err, size_t size)
-{
-	size_t i;
-
-	CHECK(memchr(err, '\0', size) != NULL);
-	CHECK(err[0] != '\0');
-	for (i = 0; err[i]; i++)
-		CHECK(err[i] >= 0x20 && err[i] < 0x7f);
-}
 
 static int terminated(const char *s, size_t size)
 {
@@ -97,7 +86,7 @@ static void fuzz_policy(const char *data, size_t size)
 	if (r < 1) {
 		CHECK(!memcmp(&p, &s, sizeof(p)));
 		if (r < 0)
-			check_error(err, sizeof(err));
+			CHECK(fuzz_error_ok(err, sizeof(err)));
 		return;
 	}
 	CHECK(terminated(p.dedupe_table, sizeof(p.dedupe_table)));
@@ -173,7 +162,7 @@ static void fuzz_conf(const char *data, size_t size)
 	CHECK(r == 0 || r == -1);
 	if (r) {
 		CHECK(!memcmp(&c, &s, sizeof(c)));
-		check_error(err, sizeof(err));
+		CHECK(fuzz_error_ok(err, sizeof(err)));
 		CHECK(!strncmp(err, "fuzz.conf:", 10));
 		return;
 	}
@@ -258,7 +247,7 @@ static void fuzz_request(const char *data, size_t size)
 		check_request(&r);
 		return;
 	}
-	check_error(err, sizeof(err));
+	CHECK(fuzz_error_ok(err, sizeof(err)));
 	check_id(r.id);
 	CHECK(strcmp(r.id, "\"old\""));	/* never an older line's id */
 	memcpy(r.id, s.id, sizeof(r.id));

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-util.h"
 #include "daemon/ksm-state.h"
 
 #define CHECK(cond) do { if (!(cond)) { \
@@ -38,16 +39,6 @@ static const struct vhd_ksm_state_spec spec[] = {
 };
 #define NR_SPEC (sizeof(spec) / sizeof(spec[0]))
 
-static void check_error(const char *err, size_t size)
-{
-	size_t i;
-
-	CHECK(memchr(err, '\0', size) != NULL);
-	CHECK(err[0] != '\0');
-	for (i = 0; err[i]; i++)
-		CHECK(err[i] >= 0x20 && err[i] < 0x7f);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -61,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(r == 0 || r == -EBADMSG);
 	if (r) {
 		CHECK(!memcmp(&st, &zero, sizeof(st)));
-		check_error(err, sizeof(err));
+		CHECK(fuzz_error_ok(err, sizeof(err)));
 		return 0;
 	}
 	CHECK(!(st.present >> NR_SPEC));
